@@ -1,0 +1,52 @@
+import { once } from 'node:events'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { serve } from '@hono/node-server'
+
+export interface ListenOptions {
+  fetch: (req: Request, env: never) => Response | Promise<Response>
+  host: string
+  port: number
+  /** PEM certificate chain and key; plain HTTP when absent. */
+  tls?: { cert: Buffer; key: Buffer }
+}
+
+export interface Listening {
+  server: Server
+  port: number
+  /** Stops accepting, ends idle keep-alive connections, and resolves once every open request is done. */
+  close(): Promise<void>
+}
+
+/** Starts a Hono app on Node's HTTP(S) server with timeouts fit for multi-gigabyte blob transfers. */
+export async function listen(opts: ListenOptions): Promise<Listening> {
+  const server = serve({
+    fetch: opts.fetch as never,
+    hostname: opts.host,
+    port: opts.port,
+    ...(opts.tls ? { createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as Server
+  // a large layer on a slow link takes longer than Node's 5-minute default request timeout; idle sockets still time out
+  server.requestTimeout = 0
+  server.headersTimeout = 60_000
+  server.keepAliveTimeout = 65_000
+  server.setTimeout(10 * 60_000)
+  if (!server.listening) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve)
+      server.once('error', reject)
+    })
+  }
+  const { port } = server.address() as AddressInfo
+  return {
+    server,
+    port,
+    async close() {
+      const closed = once(server, 'close')
+      server.close()
+      server.closeIdleConnections()
+      await closed
+    },
+  }
+}

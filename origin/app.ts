@@ -1,0 +1,53 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Hono } from 'hono'
+import type { Logger } from 'pino'
+import type { OriginConfig } from './config.ts'
+import { openAccess, type AccessController } from './http/access.ts'
+import type { AppEnv } from './http/env.ts'
+import { requestLog } from './http/request-log.ts'
+import { v2Routes } from './routes/v2.ts'
+import { RegistryService } from './services/registry.ts'
+import { UploadService } from './services/uploads.ts'
+import { FsBlobStore } from './storage/blob-store.ts'
+import { openDb, type Db } from './storage/db.ts'
+import { Metadata } from './storage/metadata.ts'
+
+export interface OriginDeps {
+  config: Readonly<OriginConfig>
+  log: Logger
+  db: Db
+  registry: RegistryService
+  uploads: UploadService
+  access: AccessController
+  now: () => number
+}
+
+/** Opens the origin's storage under the data folder and builds its services (the I/O half of start-up). */
+export async function createDeps(config: Readonly<OriginConfig>, log: Logger, now: () => number = Date.now): Promise<OriginDeps> {
+  await mkdir(config.dataDir, { recursive: true })
+  const db = openDb(join(config.dataDir, 'origin.db'))
+  const meta = new Metadata(db)
+  const blobs = new FsBlobStore(join(config.dataDir, 'blobs'), { fsync: config.fsync })
+  const uploads = new UploadService({
+    meta,
+    blobs,
+    dir: join(config.dataDir, 'uploads'),
+    fsync: config.fsync,
+    now,
+    log: log.child({ component: 'uploads' }),
+  })
+  await uploads.init()
+  const registry = new RegistryService({ meta, blobs, now, log: log.child({ component: 'registry' }) })
+  return { config, log, db, registry, uploads, access: openAccess, now }
+}
+
+/** The origin's HTTP application; no I/O happens here. */
+export function buildApp(deps: OriginDeps) {
+  const app = new Hono<AppEnv>()
+  app.use(requestLog(deps.log))
+  app.route('/v2/', v2Routes(deps))
+  app.get('/health', (c) => c.json({ status: 'ok' }))
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404))
+  return app
+}

@@ -1,0 +1,38 @@
+import type { OciError } from '../../oci/errors.ts'
+
+export type RepositoryAction = 'pull' | 'push' | 'delete'
+
+/** What a request needs: actions on one repository, or the catalog. */
+export type AccessNeed =
+  | { type: 'repository'; name: string; actions: RepositoryAction[] }
+  | { type: 'registry'; name: 'catalog'; actions: ['*'] }
+
+/** Who is calling. `subject` is '' for an anonymous caller. */
+export interface Principal {
+  subject: string
+  /** The name recorded as actor on what this caller writes. */
+  actor: string
+}
+
+/**
+ * The one place access is decided. Routes state what they need; the controller answers with the caller or throws
+ * the OciError the client must see (UNAUTHORIZED with a challenge, DENIED).
+ */
+export interface AccessController {
+  /** Resolves the caller and checks every need; throws UNAUTHORIZED or DENIED otherwise. */
+  authorize(req: Request, needs: AccessNeed[]): Promise<Principal>
+  /** Whether the caller holds a need, without throwing (a mount's optional `from`). */
+  allows(req: Request, need: AccessNeed): Promise<boolean>
+}
+
+/** Everyone may do everything: the origin before authentication is configured, on loopback only. */
+export const openAccess: AccessController = {
+  async authorize() {
+    return { subject: '', actor: 'anonymous' }
+  },
+  async allows() {
+    return true
+  },
+}
+
+export type { OciError }

@@ -1,0 +1,77 @@
+import { Readable } from 'node:stream'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { pipeline } from 'node:stream/promises'
+import type { Context } from 'hono'
+import type { HttpBindings } from '@hono/node-server'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+
+type NodeContext = Context<{ Bindings: HttpBindings }>
+
+/**
+ * The request body as a Node stream. On the Node server this is the socket's IncomingMessage itself, which
+ * avoids the web-stream adapter on multi-gigabyte uploads; elsewhere (app.request in a test) the web body.
+ */
+export function requestBody(c: Context): Readable {
+  const incoming = (c as NodeContext).env?.incoming
+  if (incoming) return incoming
+  const body = c.req.raw.body
+  return body ? Readable.fromWeb(body as WebReadableStream) : Readable.from([])
+}
+
+/**
+ * Sets a header on whatever response the request ends with: also one a handler writes straight to the socket
+ * with sendStream (Node merges headers set here into its writeHead).
+ */
+export function setResponseHeader(c: Context, name: string, value: string): void {
+  const outgoing = (c as NodeContext).env?.outgoing
+  if (outgoing) outgoing.setHeader(name, value)
+  else c.header(name, value)
+}
+
+/**
+ * Sends a stream as the response. On the Node server the file stream is piped straight into the socket (no
+ * web-stream adapter on the hot path); a client that goes away destroys the file stream with it.
+ */
+export async function sendStream(
+  c: Context,
+  status: number,
+  headers: Record<string, string>,
+  stream: Readable,
+): Promise<Response> {
+  const outgoing = (c as NodeContext).env?.outgoing
+  if (!outgoing) {
+    for (const [k, v] of Object.entries(headers)) c.header(k, v)
+    return c.body(Readable.toWeb(stream) as ReadableStream, status as 200)
+  }
+  outgoing.writeHead(status, headers)
+  // errors after the headers are out (a client reset, say) can only end the connection; pipeline does that
+  pipeline(stream, outgoing).catch(() => undefined)
+  return RESPONSE_ALREADY_SENT
+}
+
+/**
+ * Reads a whole request body of at most `limit` bytes; past it, rejects with `onTooLarge()` and discards the rest,
+ * so the client still reads the error response instead of a reset connection.
+ */
+export function readLimited(body: Readable, limit: number, onTooLarge: () => Error): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let over = false
+    body.on('data', (chunk: Buffer) => {
+      if (over) return
+      size += chunk.byteLength
+      if (size > limit) {
+        over = true
+        chunks.length = 0
+        reject(onTooLarge())
+        return
+      }
+      chunks.push(chunk)
+    })
+    body.once('end', () => {
+      if (!over) resolve(Buffer.concat(chunks, size))
+    })
+    body.once('error', reject)
+  })
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs'
+import pino from 'pino'
+import { ConfigError } from '../lib/config.ts'
+import { listen } from '../lib/server.ts'
+import { buildApp, createDeps } from './app.ts'
+import { loadConfig } from './config.ts'
+
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secret']
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message)
+      process.exit(2)
+    }
+    throw err
+  }
+  const log = pino({ level: config.logLevel, redact: REDACT, base: { program: 'origin' } })
+  let tls: { cert: Buffer; key: Buffer } | undefined
+  if (config.tls) {
+    try {
+      tls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
+    } catch (err) {
+      console.error(`origin: cannot read ORIGIN_TLS_CERT/ORIGIN_TLS_KEY: ${(err as Error).message}`)
+      process.exit(2)
+    }
+  }
+  const deps = await createDeps(config, log)
+  const app = buildApp(deps)
+  const server = await listen({ fetch: app.fetch, host: config.listen.host, port: config.listen.port, tls })
+  const purge = setInterval(() => {
+    deps.uploads.purgeStale(config.uploadTtlMs).then(
+      (n) => n > 0 && log.info({ removed: n }, 'removed stale upload sessions'),
+      (err: unknown) => log.error({ err }, 'upload purge failed'),
+    )
+  }, 60 * 60_000)
+  purge.unref()
+  log.info({ listen: `${config.listen.host}:${server.port}`, publicUrl: config.publicUrl.href, dataDir: config.dataDir }, 'origin listening')
+  // the line tests and scripts wait for
+  process.stdout.write(`WHARF_ORIGIN_READY ${config.listen.host}:${server.port}\n`)
+
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping')
+    clearInterval(purge)
+    server.close().then(
+      () => {
+        deps.db.close()
+        process.exit(0)
+      },
+      () => process.exit(1),
+    )
+    setTimeout(() => process.exit(0), 10_000).unref()
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+}
+
+main().catch((err: unknown) => {
+  console.error('origin: failed to start:', err)
+  process.exit(1)
+})

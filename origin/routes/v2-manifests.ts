@@ -1,0 +1,64 @@
+import { Hono } from 'hono'
+import { OciError } from '../../oci/errors.ts'
+import { MAX_MANIFEST_BYTES } from '../../oci/manifest.ts'
+import { assertName } from '../../oci/reference.ts'
+import { readLimited, requestBody } from '../http/node-io.ts'
+import type { AppEnv } from '../http/env.ts'
+import type { V2Deps } from './v2.ts'
+
+/** Manifests by tag or digest: GET, HEAD, PUT, DELETE. */
+export function manifestRoutes({ registry, access }: V2Deps) {
+  const app = new Hono<AppEnv>()
+
+  app.on(['GET', 'HEAD'], '/:name{.+}/manifests/:reference', async (c) => {
+    const name = assertName(c.req.param('name'))
+    await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull'] }])
+    const m = registry.manifest(name, c.req.param('reference'))
+    const etag = `"${m.digest}"`
+    const headers = {
+      // the stored type, whatever Accept says: every client we serve accepts the four modern types
+      'Content-Type': m.mediaType,
+      'Docker-Content-Digest': m.digest,
+      'Content-Length': String(m.size),
+      ETag: etag,
+    }
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
+    if (c.req.method === 'HEAD') return c.body(null, 200, headers)
+    return c.body(new Uint8Array(m.body), 200, headers)
+  })
+
+  app.put('/:name{.+}/manifests/:reference', async (c) => {
+    const name = assertName(c.req.param('name'))
+    const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull', 'push'] }])
+    const body = await readLimited(
+      requestBody(c),
+      MAX_MANIFEST_BYTES,
+      () => new OciError('SIZE_INVALID', `manifest exceeds ${MAX_MANIFEST_BYTES} bytes`, { status: 413 }),
+    )
+    const result = registry.putManifest(
+      name,
+      c.req.param('reference'),
+      body,
+      c.req.header('content-type'),
+      c.req.queries('tag') ?? [],
+      who.actor,
+    )
+    const headers = new Headers({
+      Location: `/v2/${name}/manifests/${result.digest}`,
+      'Docker-Content-Digest': result.digest,
+      'Content-Length': '0',
+    })
+    if (result.subject) headers.set('OCI-Subject', result.subject)
+    if (c.req.queries('tag')) for (const t of result.tags) headers.append('OCI-Tag', t)
+    return c.body(null, { status: 201, headers })
+  })
+
+  app.delete('/:name{.+}/manifests/:reference', async (c) => {
+    const name = assertName(c.req.param('name'))
+    await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['delete'] }])
+    registry.deleteManifest(name, c.req.param('reference'))
+    return c.body(null, 202, { 'Content-Length': '0' })
+  })
+
+  return app
+}

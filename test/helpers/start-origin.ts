@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import pino from 'pino'
+import { buildApp, createDeps, type OriginDeps } from '../../origin/app.ts'
+import { loadConfig } from '../../origin/config.ts'
+import { listen } from '../../lib/server.ts'
+
+export interface RunningOrigin {
+  /** http://127.0.0.1:PORT */
+  url: string
+  /** 127.0.0.1:PORT, as image references name it */
+  host: string
+  dataDir: string
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  env?: Record<string, string>
+  /** Reuse a data folder (a restart); a fresh temporary one otherwise, removed on close. */
+  dataDir?: string
+  /** Collects log lines as objects, for tests that assert on logs. */
+  logLines?: Record<string, unknown>[]
+}
+
+const TEST_ENV = { ORIGIN_LISTEN: '127.0.0.1:0', ORIGIN_LOG_LEVEL: 'silent', ORIGIN_FSYNC: 'false' }
+
+/** Starts an origin in this process on an ephemeral loopback port. */
+export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigin & { deps: OriginDeps }> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'wharf-origin-')))
+  const config = loadConfig({ ...TEST_ENV, ...(opts.logLines ? { ORIGIN_LOG_LEVEL: 'info' } : {}), ...opts.env, ORIGIN_DATA_DIR: dataDir })
+  const log = opts.logLines
+    ? pino({ level: 'info' }, { write: (line: string) => void opts.logLines!.push(JSON.parse(line) as Record<string, unknown>) })
+    : pino({ level: 'silent' })
+  const deps = await createDeps(config, log)
+  const app = buildApp(deps)
+  const server = await listen({ fetch: app.fetch, host: '127.0.0.1', port: 0 })
+  const host = `127.0.0.1:${server.port}`
+  return {
+    url: `http://${host}`,
+    host,
+    dataDir,
+    deps,
+    async close() {
+      await server.close()
+      deps.db.close()
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Starts `origin/main.ts` as a child process (for tests that kill it), on an ephemeral loopback port. */
+export async function spawnOrigin(
+  opts: StartOptions = {},
+): Promise<RunningOrigin & { pid: number; kill(signal?: NodeJS.Signals): Promise<void> }> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'wharf-origin-')))
+  const child = spawn(process.execPath, ['--import', 'tsx', 'origin/main.ts'], {
+    cwd: join(import.meta.dirname, '../..'),
+    env: { ...process.env, ...TEST_ENV, ORIGIN_FSYNC: 'true', ...opts.env, ORIGIN_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const host = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout })
+    lines.on('line', (line) => {
+      const m = /^WHARF_ORIGIN_READY (\S+)$/.exec(line)
+      if (m) resolve(m[1]!)
+    })
+    child.once('exit', (code) => reject(new Error(`origin exited with ${code} before listening:\n${stderr}`)))
+  })
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    await exited
+  }
+  return {
+    url: `http://${host}`,
+    host,
+    dataDir,
+    pid: child.pid!,
+    kill,
+    async close() {
+      await kill('SIGTERM')
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
