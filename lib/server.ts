@@ -4,8 +4,11 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 
+export type FetchHandler = (req: Request, env: never) => Response | Promise<Response>
+
 export interface ListenOptions {
-  fetch: (req: Request, env: never) => Response | Promise<Response>
+  /** The handler, or a function giving it: a late-bound handler lets an app be built after the port is known. */
+  fetch: FetchHandler
   host: string
   port: number
   /** PEM certificate chain and key; plain HTTP when absent. */

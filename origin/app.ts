@@ -4,6 +4,8 @@ import { Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { OriginConfig } from './config.ts'
 import { openAccess, type AccessController } from './http/access.ts'
+import { createIdentity, type Identity } from './identity.ts'
+import { tokenRoutes } from './routes/token.ts'
 import type { AppEnv } from './http/env.ts'
 import { requestLog } from './http/request-log.ts'
 import { v2Routes } from './routes/v2.ts'
@@ -17,8 +19,11 @@ export interface OriginDeps {
   config: Readonly<OriginConfig>
   log: Logger
   db: Db
+  meta: Metadata
   registry: RegistryService
   uploads: UploadService
+  identity: Identity
+  /** What /v2/ routes ask before acting. */
   access: AccessController
   now: () => number
 }
@@ -39,7 +44,8 @@ export async function createDeps(config: Readonly<OriginConfig>, log: Logger, no
   })
   await uploads.init()
   const registry = new RegistryService({ meta, blobs, now, log: log.child({ component: 'registry' }) })
-  return { config, log, db, registry, uploads, access: openAccess, now }
+  const identity = await createIdentity(config, db, meta, log, now)
+  return { config, log, db, meta, registry, uploads, identity, access: openAccess, now }
 }
 
 /** The origin's HTTP application; no I/O happens here. */
@@ -47,6 +53,7 @@ export function buildApp(deps: OriginDeps) {
   const app = new Hono<AppEnv>()
   app.use(requestLog(deps.log))
   app.route('/v2/', v2Routes(deps))
+  app.route('/auth', tokenRoutes(deps.identity))
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404))
   return app

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { ConfigProblems, isLoopback, type Env } from '../lib/config.ts'
+import { ConfigProblems, type Env } from '../lib/config.ts'
 
 export interface OriginConfig {
   listen: { host: string; port: number }
@@ -7,12 +7,24 @@ export interface OriginConfig {
   dataDir: string
   /** The URL clients use to reach the origin (token realm and absolute links are built from it). */
   publicUrl: URL
+  /** True when ORIGIN_PUBLIC_URL was not set: the URL follows the port actually bound (see withBoundPort). */
+  publicUrlDerived: boolean
   tls?: { certFile: string; keyFile: string }
   logLevel: string
   /** fsync blobs and upload chunks before acknowledging them (survives power loss, not just a killed process). */
   fsync: boolean
   /** Upload sessions untouched for this long are removed. */
   uploadTtlMs: number
+  /** The first admin's name, created on a fresh database. */
+  adminUser: string
+  /** The first admin's password; generated and printed once when unset. Never logged. */
+  adminPassword?: string
+  /** Lifetime of registry bearer tokens. */
+  tokenTtlMs: number
+  /** The `service` tokens are issued for (their audience); the public URL's host:port when unset. */
+  tokenService?: string
+  refreshTokenTtlMs: number
+  sessionTtlMs: number
 }
 
 /**
@@ -36,20 +48,34 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
   if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash) {
     p.add(`ORIGIN_PUBLIC_URL="${publicUrl}" must not have a path, query or fragment: registries live at the root`)
   }
-  if (!isLoopback(listen.host)) {
-    p.add(
-      `ORIGIN_LISTEN="${listen.host}:${listen.port}": this origin has no authentication yet, so it listens on loopback only (127.0.0.1)`,
-    )
-  }
+  const adminPassword = p.raw('ORIGIN_ADMIN_PASSWORD')
+  if (adminPassword !== undefined && adminPassword.length < 8) p.add('ORIGIN_ADMIN_PASSWORD must have at least 8 characters')
+  const tokenTtlMs = p.duration('ORIGIN_TOKEN_TTL', '5m')
+  if (tokenTtlMs < 60_000 || tokenTtlMs > 3_600_000) p.add('ORIGIN_TOKEN_TTL must be between 1m and 1h (tokens are short-lived)')
   const config: OriginConfig = {
     listen,
     dataDir,
     publicUrl,
+    publicUrlDerived: p.raw('ORIGIN_PUBLIC_URL') === undefined,
     tls,
     logLevel: p.oneOf('ORIGIN_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     fsync: p.bool('ORIGIN_FSYNC', true),
     uploadTtlMs: p.duration('ORIGIN_UPLOAD_TTL', '24h'),
+    adminUser: p.string('ORIGIN_ADMIN_USER', 'admin'),
+    adminPassword,
+    tokenTtlMs,
+    tokenService: p.raw('ORIGIN_TOKEN_SERVICE'),
+    refreshTokenTtlMs: p.duration('ORIGIN_REFRESH_TOKEN_TTL', '30d'),
+    sessionTtlMs: p.duration('ORIGIN_SESSION_TTL', '12h'),
   }
   p.throwIfAny('origin')
   return Object.freeze(config)
+}
+
+/** The configuration once the server is bound: a derived public URL gets the real port (listening on port 0). */
+export function withBoundPort(config: Readonly<OriginConfig>, port: number): Readonly<OriginConfig> {
+  if (!config.publicUrlDerived || config.listen.port === port) return config
+  const publicUrl = new URL(config.publicUrl)
+  publicUrl.port = String(port)
+  return Object.freeze({ ...config, publicUrl, listen: { ...config.listen, port } })
 }

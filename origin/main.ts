@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import pino from 'pino'
 import { ConfigError } from '../lib/config.ts'
-import { listen } from '../lib/server.ts'
+import { listen, type FetchHandler } from '../lib/server.ts'
 import { buildApp, createDeps } from './app.ts'
-import { loadConfig } from './config.ts'
+import { loadConfig, withBoundPort } from './config.ts'
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secret']
 
@@ -28,9 +28,18 @@ async function main(): Promise<void> {
       process.exit(2)
     }
   }
+  // bind first: with port 0 the public URL (the token realm among others) needs the port the OS picked
+  let handler: FetchHandler = () => new Response('starting', { status: 503 })
+  const server = await listen({ fetch: (req, env) => handler(req, env), host: config.listen.host, port: config.listen.port, tls })
+  config = withBoundPort(config, server.port)
   const deps = await createDeps(config, log)
   const app = buildApp(deps)
-  const server = await listen({ fetch: app.fetch, host: config.listen.host, port: config.listen.port, tls })
+  handler = app.fetch as FetchHandler
+  if (deps.identity.bootstrap) {
+    const { username, password } = deps.identity.bootstrap
+    // printed once, on the first start only; never logged
+    process.stdout.write(`WHARF_ADMIN_CREDENTIALS ${username} ${password}\n`)
+  }
   const purge = setInterval(() => {
     deps.uploads.purgeStale(config.uploadTtlMs).then(
       (n) => n > 0 && log.info({ removed: n }, 'removed stale upload sessions'),

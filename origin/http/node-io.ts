@@ -75,3 +75,8 @@ export function readLimited(body: Readable, limit: number, onTooLarge: () => Err
     body.once('error', reject)
   })
 }
+
+/** The peer address of the request's connection ('unknown' outside the Node server). */
+export function clientAddress(c: Context): string {
+  return (c as NodeContext).env?.incoming?.socket?.remoteAddress ?? 'unknown'
+}

@@ -28,7 +28,7 @@ export function v2Routes(deps: V2Deps) {
 
   v2.onError((err, c) => {
     if (err instanceof OciError) {
-      c.var.log?.[err.status >= 500 ? 'error' : 'info']({ err: { message: err.message, code: err.code } }, 'registry error')
+      c.var.log?.[err.status >= 500 ? 'error' : 'debug']({ err: { message: err.message, code: err.code } }, 'registry error')
       return c.json(err.toBody(), err.status as ContentfulStatusCode, err.headers)
     }
     if (isClientGone(err)) {

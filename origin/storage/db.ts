@@ -70,6 +70,115 @@ const MIGRATIONS: string[] = [
     updated_at  INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  -- users, organizations and robots share one namespace of names
+  CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    kind          TEXT NOT NULL CHECK (kind IN ('user', 'org')),
+    full_name     TEXT NOT NULL DEFAULT '',
+    email         TEXT NOT NULL DEFAULT '',
+    password_hash TEXT,
+    source        TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'ldap')),
+    ldap_dn       TEXT,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    active        INTEGER NOT NULL DEFAULT 1,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX accounts_ldap_dn ON accounts(ldap_dn) WHERE ldap_dn IS NOT NULL;
+  CREATE TABLE org_members (
+    org_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    user_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    is_owner  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (org_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE teams (
+    id          INTEGER PRIMARY KEY,
+    org_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    ldap_group  TEXT,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (org_id, name)
+  );
+  CREATE TABLE team_members (
+    team_id  INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    user_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    PRIMARY KEY (team_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX team_members_user ON team_members(user_id);
+  ALTER TABLE repositories ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private' CHECK (visibility IN ('private', 'public'));
+  ALTER TABLE repositories ADD COLUMN description TEXT NOT NULL DEFAULT '';
+  -- a role on a whole namespace (scope_name = the namespace) or on one repository, for a user or a team
+  CREATE TABLE grants (
+    id           INTEGER PRIMARY KEY,
+    subject_type TEXT NOT NULL CHECK (subject_type IN ('user', 'team')),
+    subject_id   INTEGER NOT NULL,
+    scope_type   TEXT NOT NULL CHECK (scope_type IN ('namespace', 'repository')),
+    scope_name   TEXT NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+    created_at   INTEGER NOT NULL,
+    created_by   TEXT NOT NULL,
+    UNIQUE (subject_type, subject_id, scope_type, scope_name)
+  );
+  CREATE INDEX grants_scope ON grants(scope_type, scope_name);
+  -- personal access tokens: only a hash of the secret is kept
+  CREATE TABLE access_tokens (
+    id           TEXT PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('personal', 'refresh')),
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    revoked_at   INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX access_tokens_user ON access_tokens(user_id);
+  CREATE TABLE robots (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    namespace    TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    secret_hash  TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    created_by   TEXT NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    disabled     INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE robot_permissions (
+    robot_id   INTEGER NOT NULL REFERENCES robots(id) ON DELETE CASCADE,
+    repository TEXT NOT NULL,
+    actions    TEXT NOT NULL,
+    PRIMARY KEY (robot_id, repository)
+  ) WITHOUT ROWID;
+  CREATE TABLE sessions (
+    id_hash    TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    address     TEXT,
+    outcome     TEXT NOT NULL DEFAULT 'success',
+    detail      TEXT
+  );
+  CREATE INDEX events_at ON events(at);
+  CREATE INDEX events_actor ON events(actor, at);
+  CREATE INDEX events_target ON events(target, at);
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

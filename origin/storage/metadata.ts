@@ -28,6 +28,14 @@ export interface NewManifest {
   now: number
 }
 
+export interface RepositoryRow {
+  name: string
+  visibility: 'private' | 'public'
+  description: string
+  createdAt: number
+  createdBy: string
+}
+
 export interface UploadRow {
   id: string
   repository: string
@@ -56,6 +64,14 @@ export class Metadata {
       repoId: p('SELECT id FROM repositories WHERE name = ?').pluck(),
       repoInsert: p('INSERT INTO repositories (name, created_at, created_by) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING'),
       repoPage: p('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?').pluck(),
+      repoGet: p(`SELECT name, visibility, description, created_at AS createdAt, created_by AS createdBy
+                  FROM repositories WHERE name = ?`),
+      repoRows: p(`SELECT name, visibility, description, created_at AS createdAt, created_by AS createdBy
+                   FROM repositories WHERE name > ? AND (? IS NULL OR name LIKE ? ESCAPE '\\') ORDER BY name LIMIT ?`),
+      repoCreate: p(`INSERT INTO repositories (name, created_at, created_by, visibility, description) VALUES (?, ?, ?, ?, ?)`),
+      repoUpdate: p('UPDATE repositories SET visibility = ?, description = ? WHERE name = ?'),
+      repoDelete: p('DELETE FROM repositories WHERE name = ?'),
+      repoTags: p('SELECT count(*) FROM tags t JOIN repositories r ON r.id = t.repository_id WHERE r.name = ?').pluck(),
       blobInsert: p('INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT(digest) DO NOTHING'),
       blobSize: p('SELECT size FROM blobs WHERE digest = ?').pluck(),
       linkInsert: p(
@@ -118,6 +134,33 @@ export class Metadata {
 
   repositoryExists(name: string): boolean {
     return this.#s.repoId!.get(name) !== undefined
+  }
+
+  repository(name: string): RepositoryRow | undefined {
+    return this.#s.repoGet!.get(name) as RepositoryRow | undefined
+  }
+
+  /** Repositories after `last` in name order, optionally only those in one namespace; `limit + 1` rows at most. */
+  repositoryRows(last: string, limit: number, namespace?: string): RepositoryRow[] {
+    const like = namespace === undefined ? null : `${namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`
+    return this.#s.repoRows!.all(last, like, like, limit) as RepositoryRow[]
+  }
+
+  createRepository(r: RepositoryRow): void {
+    this.#s.repoCreate!.run(r.name, r.createdAt, r.createdBy, r.visibility, r.description)
+  }
+
+  updateRepository(name: string, visibility: 'private' | 'public', description: string): void {
+    this.#s.repoUpdate!.run(visibility, description, name)
+  }
+
+  /** Deletes a repository with its manifests, tags and blob links (the blob files stay for garbage collection). */
+  deleteRepository(name: string): boolean {
+    return this.#s.repoDelete!.run(name).changes > 0
+  }
+
+  tagCount(name: string): number {
+    return this.#s.repoTags!.get(name) as number
   }
 
   /** Repository names after `last`, in lexical order. */

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import pino from 'pino'
 import { buildApp, createDeps, type OriginDeps } from '../../origin/app.ts'
-import { loadConfig } from '../../origin/config.ts'
-import { listen } from '../../lib/server.ts'
+import { loadConfig, withBoundPort } from '../../origin/config.ts'
+import { listen, type FetchHandler } from '../../lib/server.ts'
 
 export interface RunningOrigin {
   /** http://127.0.0.1:PORT */
@@ -23,20 +23,42 @@ export interface StartOptions {
   dataDir?: string
   /** Collects log lines as objects, for tests that assert on logs. */
   logLines?: Record<string, unknown>[]
+  /**
+   * true: /v2/ requires tokens from /auth/token.
+   */
+  auth?: boolean
 }
 
-const TEST_ENV = { ORIGIN_LISTEN: '127.0.0.1:0', ORIGIN_LOG_LEVEL: 'silent', ORIGIN_FSYNC: 'false' }
+/** The first admin's password in every test origin. */
+export const TEST_ADMIN = { username: 'admin', password: 'test-admin-password' }
+
+const TEST_ENV = {
+  ORIGIN_LISTEN: '127.0.0.1:0',
+  ORIGIN_LOG_LEVEL: 'silent',
+  ORIGIN_FSYNC: 'false',
+  ORIGIN_ADMIN_PASSWORD: TEST_ADMIN.password,
+}
 
 /** Starts an origin in this process on an ephemeral loopback port. */
 export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigin & { deps: OriginDeps }> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'wharf-origin-')))
-  const config = loadConfig({ ...TEST_ENV, ...(opts.logLines ? { ORIGIN_LOG_LEVEL: 'info' } : {}), ...opts.env, ORIGIN_DATA_DIR: dataDir })
+  const config = loadConfig({
+    ...TEST_ENV,
+    ...(opts.logLines ? { ORIGIN_LOG_LEVEL: 'info' } : {}),
+    ...opts.env,
+    ORIGIN_DATA_DIR: dataDir,
+  })
   const log = opts.logLines
-    ? pino({ level: 'info' }, { write: (line: string) => void opts.logLines!.push(JSON.parse(line) as Record<string, unknown>) })
+    ? pino(
+        { level: 'info' },
+        { write: (line: string) => void opts.logLines!.push(JSON.parse(line) as Record<string, unknown>) },
+      )
     : pino({ level: 'silent' })
-  const deps = await createDeps(config, log)
-  const app = buildApp(deps)
-  const server = await listen({ fetch: app.fetch, host: '127.0.0.1', port: 0 })
+  let handler: FetchHandler = () => new Response('starting', { status: 503 })
+  const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0 })
+  const deps = await createDeps(withBoundPort(config, server.port), log)
+  if (opts.auth === true) deps.access = deps.identity.access
+  handler = buildApp(deps).fetch as FetchHandler
   const host = `127.0.0.1:${server.port}`
   return {
     url: `http://${host}`,

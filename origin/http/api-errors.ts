@@ -1,0 +1,32 @@
+/** Errors of the /api/v0 JSON API: a stable code, an HTTP status and a message; the body is `{ error: {...} }`. */
+export const API_ERRORS = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  TOO_MANY_REQUESTS: 429,
+  UNAVAILABLE: 503,
+} as const
+
+export type ApiErrorCode = keyof typeof API_ERRORS
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode
+  readonly status: number
+  readonly detail: unknown
+  readonly headers: Record<string, string>
+
+  constructor(code: ApiErrorCode, message: string, opts: { detail?: unknown; headers?: Record<string, string> } = {}) {
+    super(message)
+    this.name = 'ApiError'
+    this.code = code
+    this.status = API_ERRORS[code]
+    this.detail = opts.detail ?? null
+    this.headers = opts.headers ?? {}
+  }
+
+  toBody() {
+    return { error: { code: this.code, message: this.message, detail: this.detail } }
+  }
+}

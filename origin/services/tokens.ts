@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto'
+import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
+import { isValidName } from '../../oci/reference.ts'
+import { mergeScopes, type ResourceAccess } from '../../oci/scope.ts'
+import type { KeyRing } from './keys.ts'
+import type { Permissions, Principal } from './permissions.ts'
+
+export interface IssuedToken {
+  token: string
+  expiresIn: number
+  issuedAt: string
+  access: ResourceAccess[]
+}
+
+export interface VerifiedToken {
+  subject: string
+  access: ResourceAccess[]
+  /** Claims beyond the standard ones, as the token carries them (e.g. `kind`). */
+  claims: Record<string, unknown>
+}
+
+/**
+ * Registry bearer tokens: ES256 JWTs in the shape Docker's token spec describes (iss, sub, aud, exp, nbf, iat, jti,
+ * access). What a token grants is decided here, once: the scope asked for, intersected with the caller's permissions.
+ */
+export class TokenService {
+  readonly #keys: KeyRing
+  readonly #permissions: Permissions
+  readonly issuer: string
+  readonly service: string
+  readonly ttlSeconds: number
+  readonly #now: () => number
+
+  constructor(deps: { keys: KeyRing; permissions: Permissions; issuer: string; service: string; ttlSeconds: number; now: () => number }) {
+    this.#keys = deps.keys
+    this.#permissions = deps.permissions
+    this.issuer = deps.issuer
+    this.service = deps.service
+    this.ttlSeconds = deps.ttlSeconds
+    this.#now = deps.now
+  }
+
+  /** What of `requested` the principal holds; resources it holds nothing on are left out (a partial grant is no error). */
+  grant(p: Principal, requested: ResourceAccess[]): ResourceAccess[] {
+    const granted: ResourceAccess[] = []
+    for (const r of mergeScopes(requested)) {
+      if (r.type === 'repository' && isValidName(r.name)) {
+        const allowed = this.#permissions.actions(p, r.name)
+        const wanted = r.actions.includes('*') ? [...allowed] : r.actions.filter((a) => allowed.has(a as never))
+        if (wanted.length > 0) granted.push({ type: 'repository', name: r.name, actions: wanted })
+      } else if (r.type === 'registry' && r.name === 'catalog' && p.kind === 'user' && p.isAdmin) {
+        granted.push({ type: 'registry', name: 'catalog', actions: ['*'] })
+      }
+    }
+    return granted
+  }
+
+  async issue(p: Principal, requested: ResourceAccess[], extraClaims: Record<string, unknown> = {}): Promise<IssuedToken> {
+    const access = this.grant(p, requested)
+    const now = Math.floor(this.#now() / 1000)
+    const { kid, key } = this.#keys.signing()
+    const token = await new SignJWT({ ...extraClaims, access })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
+      .setIssuer(this.issuer)
+      .setSubject(p.name)
+      .setAudience(this.service)
+      .setIssuedAt(now)
+      .setNotBefore(now - 1)
+      .setExpirationTime(now + this.ttlSeconds)
+      .setJti(randomUUID())
+      .sign(key)
+    return { token, expiresIn: this.ttlSeconds, issuedAt: new Date(now * 1000).toISOString(), access }
+  }
+
+  /** Verifies signature, issuer, audience and lifetime; undefined for any token that is not one of ours and valid. */
+  async verify(token: string): Promise<VerifiedToken | undefined> {
+    try {
+      const { kid, alg } = decodeProtectedHeader(token)
+      if (alg !== 'ES256' || typeof kid !== 'string') return undefined
+      const key = await this.#keys.publicKey(kid)
+      if (!key) return undefined
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ['ES256'],
+        issuer: this.issuer,
+        audience: this.service,
+        clockTolerance: 5,
+        currentDate: new Date(this.#now()),
+      })
+      const access = Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : []
+      return { subject: payload.sub ?? '', access, claims: payload as Record<string, unknown> }
+    } catch {
+      return undefined
+    }
+  }
+}
