@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { serve } from '@hono/node-server'
 
 export type FetchHandler = (req: Request, env: never) => Response | Promise<Response>
@@ -41,11 +41,23 @@ export async function listen(opts: ListenOptions): Promise<Listening> {
       server.once('error', reject)
     })
   }
+  // close() ends the connections that are idle at that moment. A connection whose response is still being written
+  // (a request in flight, or a streamed blob whose last bytes the client already has) turns idle only later and
+  // would then hold close() until the keep-alive timeout, so while closing: end each connection as its response
+  // finishes, and ask clients of requests that still arrive on open connections to close them.
+  let closing = false
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (closing && !res.headersSent) res.setHeader('Connection', 'close')
+    res.once('finish', () => {
+      if (closing) setImmediate(() => server.closeIdleConnections())
+    })
+  })
   const { port } = server.address() as AddressInfo
   return {
     server,
     port,
     async close() {
+      closing = true
       const closed = once(server, 'close')
       server.close()
       server.closeIdleConnections()

@@ -3,8 +3,9 @@ import { join } from 'node:path'
 import { Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { OriginConfig } from './config.ts'
-import { openAccess, type AccessController } from './http/access.ts'
+import type { AccessController } from './http/access.ts'
 import { createIdentity, type Identity } from './identity.ts'
+import { apiRoutes } from './routes/api/index.ts'
 import { tokenRoutes } from './routes/token.ts'
 import type { AppEnv } from './http/env.ts'
 import { requestLog } from './http/request-log.ts'
@@ -45,15 +46,16 @@ export async function createDeps(config: Readonly<OriginConfig>, log: Logger, no
   await uploads.init()
   const registry = new RegistryService({ meta, blobs, now, log: log.child({ component: 'registry' }) })
   const identity = await createIdentity(config, db, meta, log, now)
-  return { config, log, db, meta, registry, uploads, identity, access: openAccess, now }
+  return { config, log, db, meta, registry, uploads, identity, access: identity.access, now }
 }
 
 /** The origin's HTTP application; no I/O happens here. */
 export function buildApp(deps: OriginDeps) {
   const app = new Hono<AppEnv>()
   app.use(requestLog(deps.log))
-  app.route('/v2/', v2Routes(deps))
+  app.route('/v2/', v2Routes({ ...deps, events: deps.identity.events }))
   app.route('/auth', tokenRoutes(deps.identity))
+  app.route('/api/v0', apiRoutes(deps))
   app.get('/health', (c) => c.json({ status: 'ok' }))
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404))
   return app

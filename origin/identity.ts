@@ -6,6 +6,7 @@ import { TokenAccessController } from './http/token-access.ts'
 import { AuthService } from './services/auth.ts'
 import { Events } from './services/events.ts'
 import { KeyRing } from './services/keys.ts'
+import { LdapDirectory } from './services/ldap.ts'
 import { LoginLimiter } from './services/login-limiter.ts'
 import { hashPassword } from './services/passwords.ts'
 import { Permissions } from './services/permissions.ts'
@@ -27,6 +28,8 @@ export interface Identity {
   tokens: TokenService
   auth: AuthService
   access: TokenAccessController
+  /** LDAP / Active Directory logins and sync; main.ts starts its schedule. */
+  ldap: LdapDirectory
   /** Set on the very first start when the admin password was generated: print it once. */
   bootstrap?: { username: string; password: string }
 }
@@ -64,6 +67,8 @@ export async function createIdentity(
     refreshTtlMs: config.refreshTokenTtlMs,
     sessionTtlMs: config.sessionTtlMs,
   })
+  const ldap = new LdapDirectory({ settings, accounts, access: accessStore, events, auth, log: log.child({ component: 'ldap' }), now })
+  auth.directory = ldap
   const access = new TokenAccessController({
     tokens,
     permissions,
@@ -78,5 +83,5 @@ export async function createIdentity(
     events.record({ actor: 'system', action: 'account.create', targetType: 'account', target: config.adminUser, detail: { admin: true } })
     if (!config.adminPassword) bootstrap = { username: config.adminUser, password }
   }
-  return { accounts, accessStore, settings, events, permissions, keys, tokens, auth, access, bootstrap }
+  return { accounts, accessStore, settings, events, permissions, keys, tokens, auth, access, ldap, bootstrap }
 }

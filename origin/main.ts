@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     )
   }, 60 * 60_000)
   purge.unref()
+  // the scheduled LDAP sync (settings' syncSchedule); rescheduled when the settings change
+  deps.identity.ldap.start()
   log.info({ listen: `${config.listen.host}:${server.port}`, publicUrl: config.publicUrl.href, dataDir: config.dataDir }, 'origin listening')
   // the line tests and scripts wait for
   process.stdout.write(`WHARF_ORIGIN_READY ${config.listen.host}:${server.port}\n`)
@@ -55,7 +57,8 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping')
     clearInterval(purge)
     server.close().then(
-      () => {
+      async () => {
+        await deps.identity.ldap.stop()
         deps.db.close()
         process.exit(0)
       },

@@ -1,5 +1,3 @@
-import type { OciError } from '../../oci/errors.ts'
-
 export type RepositoryAction = 'pull' | 'push' | 'delete'
 
 /** What a request needs: actions on one repository, or the catalog. */
@@ -25,14 +23,3 @@ export interface AccessController {
   allows(req: Request, need: AccessNeed): Promise<boolean>
 }
 
-/** Everyone may do everything: the origin before authentication is configured, on loopback only. */
-export const openAccess: AccessController = {
-  async authorize() {
-    return { subject: '', actor: 'anonymous' }
-  },
-  async allows() {
-    return true
-  },
-}
-
-export type { OciError }

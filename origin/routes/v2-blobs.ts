@@ -2,12 +2,12 @@ import { Hono } from 'hono'
 import { OciError } from '../../oci/errors.ts'
 import { parseRangeHeader } from '../../oci/range.ts'
 import { assertName } from '../../oci/reference.ts'
-import { sendStream } from '../http/node-io.ts'
+import { clientAddress, sendStream } from '../http/node-io.ts'
 import type { AppEnv } from '../http/env.ts'
 import type { V2Deps } from './v2.ts'
 
 /** Blob reads (GET, HEAD with Range) and blob deletes. */
-export function blobRoutes({ registry, access }: V2Deps) {
+export function blobRoutes({ registry, access, events }: V2Deps) {
   const app = new Hono<AppEnv>()
 
   app.on(['GET', 'HEAD'], '/:name{.+}/blobs/:digest', async (c) => {
@@ -46,8 +46,10 @@ export function blobRoutes({ registry, access }: V2Deps) {
 
   app.delete('/:name{.+}/blobs/:digest', async (c) => {
     const name = assertName(c.req.param('name'))
-    await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['delete'] }])
-    registry.deleteBlob(name, c.req.param('digest'))
+    const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['delete'] }])
+    const digest = c.req.param('digest')
+    registry.deleteBlob(name, digest)
+    events.record({ actor: who.actor, action: 'delete', targetType: 'blob', target: `${name}@${digest}`, address: clientAddress(c) })
     return c.body(null, 202, { 'Content-Length': '0' })
   })
 

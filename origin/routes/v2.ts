@@ -4,6 +4,7 @@ import { INTERNAL_ERROR_BODY, OciError } from '../../oci/errors.ts'
 import type { AccessController } from '../http/access.ts'
 import type { AppEnv } from '../http/env.ts'
 import { setResponseHeader } from '../http/node-io.ts'
+import type { Events } from '../services/events.ts'
 import type { RegistryService } from '../services/registry.ts'
 import type { UploadService } from '../services/uploads.ts'
 import { blobRoutes } from './v2-blobs.ts'
@@ -15,6 +16,8 @@ export interface V2Deps {
   registry: RegistryService
   uploads: UploadService
   access: AccessController
+  /** Where pushes, pulls and deletes are recorded. */
+  events: Events
 }
 
 /** The OCI distribution API, mounted at /v2. Every failure leaves as the spec's error JSON. */

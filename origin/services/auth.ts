@@ -21,7 +21,7 @@ export interface Directory {
   enabled(): boolean
   /** The user's entry when the password is right; undefined for a wrong password or an unknown user. */
   authenticate(username: string, password: string): Promise<DirectoryUser | undefined>
-  /** Called after a directory user logged in and their account exists: a chance to sync their teams. */
+  /** Called after a directory user logged in and their account exists: a chance to sync their teams and admin flag. */
   afterLogin?(account: Account): Promise<void>
 }
 
@@ -127,6 +127,8 @@ export class AuthService {
       account = this.#upsertDirectoryUser(entry, account)
       if (!usable(account)) return undefined
       await directory.afterLogin?.(account)
+      // afterLogin may have changed the admin flag from the directory's admin group
+      account = this.#d.accounts.byId(account.id) ?? account
     } else {
       // hash even for an unknown name, so response time does not tell which names exist
       const ok = await verifyPassword(password, account?.passwordHash ?? (await this.#dummy()))

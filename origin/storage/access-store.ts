@@ -69,6 +69,7 @@ export class AccessStore {
       grantDelete: p('DELETE FROM grants WHERE subject_type = ? AND subject_id = ? AND scope_type = ? AND scope_name = ?'),
       grantsOnScope: p(`${GRANT_SELECT} WHERE g.scope_type = ? AND g.scope_name = ? ORDER BY subject`),
       grantsDeleteScope: p('DELETE FROM grants WHERE scope_type = ? AND scope_name = ?'),
+      grantsDeleteSubject: p('DELETE FROM grants WHERE subject_type = ? AND subject_id = ?'),
       // the caller's roles on one repository: its own and its teams', on the repository and on its namespace
       rolesFor: p(`SELECT role FROM grants
                    WHERE ((scope_type = 'repository' AND scope_name = @repository) OR (scope_type = 'namespace' AND scope_name = @namespace))
@@ -95,6 +96,7 @@ export class AccessStore {
       robotPerms: p('SELECT repository, actions FROM robot_permissions WHERE robot_id = ? ORDER BY repository'),
       robotUsed: p('UPDATE robots SET last_used_at = ? WHERE id = ?'),
       robotDelete: p('DELETE FROM robots WHERE name = ?'),
+      robotsDeleteIn: p('DELETE FROM robots WHERE namespace = ?'),
       sessionInsert: p('INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)'),
       session: p('SELECT user_id AS userId, expires_at AS expiresAt FROM sessions WHERE id_hash = ?'),
       sessionDelete: p('DELETE FROM sessions WHERE id_hash = ?'),
@@ -117,6 +119,11 @@ export class AccessStore {
 
   deleteGrantsOn(scopeType: 'namespace' | 'repository', scopeName: string): void {
     this.#s.grantsDeleteScope!.run(scopeType, scopeName)
+  }
+
+  /** Removes every grant held by a user or team (when it is deleted: ids are not foreign keys here). */
+  deleteGrantsOf(subjectType: 'user' | 'team', subjectId: number): number {
+    return this.#s.grantsDeleteSubject!.run(subjectType, subjectId).changes
   }
 
   /** Roles a user holds on a repository, directly or through teams, on it or on its namespace. */
@@ -186,6 +193,11 @@ export class AccessStore {
 
   deleteRobot(name: string): boolean {
     return this.#s.robotDelete!.run(name).changes > 0
+  }
+
+  /** Deletes every robot of a namespace (when the namespace's account is deleted). */
+  deleteRobotsIn(namespace: string): number {
+    return this.#s.robotsDeleteIn!.run(namespace).changes
   }
 
   insertSession(idHash: string, userId: number, now: number, expiresAt: number): void {

@@ -63,6 +63,7 @@ export class AccountsStore {
                        ON CONFLICT DO UPDATE SET is_owner = excluded.is_owner`),
       memberEnsure: p('INSERT INTO org_members (org_id, user_id, is_owner) VALUES (?, ?, 0) ON CONFLICT DO NOTHING'),
       memberDelete: p('DELETE FROM org_members WHERE org_id = ? AND user_id = ?'),
+      memberTeamsDelete: p('DELETE FROM team_members WHERE user_id = ? AND team_id IN (SELECT id FROM teams WHERE org_id = ?)'),
       member: p('SELECT is_owner FROM org_members WHERE org_id = ? AND user_id = ?').pluck(),
       members: p(`SELECT a.name, m.is_owner AS isOwner FROM org_members m JOIN accounts a ON a.id = m.user_id
                   WHERE m.org_id = ? ORDER BY a.name`),
@@ -161,6 +162,14 @@ export class AccountsStore {
 
   removeMember(orgId: number, userId: number): boolean {
     return this.#s.memberDelete!.run(orgId, userId).changes > 0
+  }
+
+  /** Removes a user from an organization and from every team of it; false when they were not a member. */
+  leaveOrg(orgId: number, userId: number): boolean {
+    return this.db.transaction(() => {
+      this.#s.memberTeamsDelete!.run(userId, orgId)
+      return this.#s.memberDelete!.run(orgId, userId).changes > 0
+    })()
   }
 
   /** 'owner' | 'member' | undefined */

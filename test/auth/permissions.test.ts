@@ -59,7 +59,7 @@ async function user(name: string, opts: { admin?: boolean } = {}) {
 }
 
 beforeAll(async () => {
-  origin = await startOrigin({ auth: true })
+  origin = await startOrigin()
   const { accounts, accessStore, auth } = origin.deps.identity
   const now = Date.now()
   const alice = await user('alice')

@@ -23,7 +23,7 @@ async function post(path: string, form: Record<string, string>) {
 }
 
 beforeAll(async () => {
-  origin = await startOrigin({ auth: true })
+  origin = await startOrigin()
   const { accounts } = origin.deps.identity
   accounts.insert({ name: 'zoe', kind: 'user', passwordHash: await hashPassword('zoe-password-1'), now: Date.now() })
   accounts.insert({ name: 'yan', kind: 'user', passwordHash: await hashPassword('yan-password-1'), now: Date.now() })
@@ -136,11 +136,11 @@ describe('signing keys', () => {
     // the same public name for all three, so only the keys tell them apart
     const env = { ORIGIN_PUBLIC_URL: 'http://registry.test:5000' }
     const dataDir = `${origin.dataDir}-restart`
-    const first = await startOrigin({ auth: true, dataDir, env })
+    const first = await startOrigin({ dataDir, env })
     const token = await tokenFor(first.url, [], TEST_ADMIN)
     await first.close()
-    const again = await startOrigin({ auth: true, dataDir, env })
-    const other = await startOrigin({ auth: true, env })
+    const again = await startOrigin({ dataDir, env })
+    const other = await startOrigin({ env })
     try {
       for (const [o, expected] of [
         [again, 200],

@@ -23,10 +23,6 @@ export interface StartOptions {
   dataDir?: string
   /** Collects log lines as objects, for tests that assert on logs. */
   logLines?: Record<string, unknown>[]
-  /**
-   * true: /v2/ requires tokens from /auth/token.
-   */
-  auth?: boolean
 }
 
 /** The first admin's password in every test origin. */
@@ -57,7 +53,6 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
   let handler: FetchHandler = () => new Response('starting', { status: 503 })
   const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0 })
   const deps = await createDeps(withBoundPort(config, server.port), log)
-  if (opts.auth === true) deps.access = deps.identity.access
   handler = buildApp(deps).fetch as FetchHandler
   const host = `127.0.0.1:${server.port}`
   return {

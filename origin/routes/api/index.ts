@@ -1,0 +1,67 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { OriginDeps } from '../../app.ts'
+import { apiAuth, type ApiEnv } from '../../http/api-auth.ts'
+import { ApiError } from '../../http/api-errors.ts'
+import { accountRoutes } from './accounts.ts'
+import { eventRoutes } from './events.ts'
+import { MAX_BODY_BYTES } from './input.ts'
+import { ldapApiRoutes } from './ldap.ts'
+import { orgRoutes } from './orgs.ts'
+import { repositoryRoutes } from './repositories.ts'
+import { robotRoutes } from './robots.ts'
+import { createApiServices } from './services.ts'
+import { sessionRoutes } from './session.ts'
+import { settingsRoutes } from './settings.ts'
+import { tokenApiRoutes } from './tokens.ts'
+
+/**
+ * The JSON management API, mounted at /api/v0. Callers authenticate with basic auth (password or personal access
+ * token), a bearer token or the session cookie; without credentials they are anonymous. Every failure is
+ * `{ error: { code, message, detail } }` with a stable code.
+ */
+export function apiRoutes(deps: OriginDeps) {
+  const services = createApiServices(deps)
+  const api = new Hono<ApiEnv>()
+
+  api.onError((err, c) => {
+    if (err instanceof ApiError) {
+      c.var.log?.[err.status >= 500 ? 'error' : 'debug']({ err: { message: err.message, code: err.code } }, 'api error')
+      return c.json(err.toBody(), err.status as ContentfulStatusCode, { ...err.headers, 'Cache-Control': 'no-store' })
+    }
+    c.var.log?.error({ err }, 'unhandled error')
+    return c.json({ error: { code: 'INTERNAL', message: 'internal error', detail: null } }, 500, {
+      'Cache-Control': 'no-store',
+    })
+  })
+
+  api.use(async (c, next) => {
+    await next()
+    // answers are per caller and some carry secrets shown once: nothing here may be cached
+    c.header('Cache-Control', 'no-store')
+  })
+  api.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json(new ApiError('BAD_REQUEST', `the body exceeds ${MAX_BODY_BYTES} bytes`).toBody(), 400),
+    }),
+  )
+  api.use(apiAuth({ auth: deps.identity.auth, tokens: deps.identity.tokens, accounts: deps.identity.accounts }))
+
+  api.route('/', sessionRoutes(services, deps.config))
+  api.route('/', accountRoutes(services))
+  api.route('/', tokenApiRoutes(services))
+  api.route('/', orgRoutes(services))
+  api.route('/', repositoryRoutes(services))
+  api.route('/', robotRoutes(services))
+  api.route('/', settingsRoutes(services))
+  api.route('/', eventRoutes(services))
+  api.route('/meta/ldap', ldapApiRoutes(deps))
+
+  // route() does not carry notFound, so the fallthrough is a route of its own
+  api.all('*', (c) => {
+    throw new ApiError('NOT_FOUND', `no API endpoint ${c.req.method} ${c.req.path}`)
+  })
+  return api
+}

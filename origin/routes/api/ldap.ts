@@ -1,0 +1,120 @@
+import { Hono, type Context } from 'hono'
+import type { OriginDeps } from '../../app.ts'
+import { requireAdmin, type ApiEnv } from '../../http/api-auth.ts'
+import { ApiError } from '../../http/api-errors.ts'
+import { isUnderDn, parseLdapSettings, publicLdapSettings } from '../../services/ldap-settings.ts'
+
+/**
+ * `/api/v0/meta/ldap`, system administrators only:
+ *
+ *   GET    /                           the settings; the bind password only as `bindPasswordSet`
+ *   PUT    /                           change settings: fields left out keep their value (the bind password too)
+ *   POST   /test                       connect, bind as the service account, search users (and groups) with a
+ *                                      limit: `{ ok, usersFound, sample, groupsFound?, error? }`, a 200 either
+ *                                      way; a body tests those settings over the stored ones without saving
+ *   POST   /sync                       sync now; the SyncResult (409 while LDAP is disabled)
+ *   GET    /team-mappings              `{ mappings: [{ org, team, group }] }`
+ *   PUT    /team-mappings/:org/:team   `{ group: "<group DN>" }` maps a team to a directory group (under groupBaseDn)
+ *   DELETE /team-mappings/:org/:team   unmaps it; its members stay until changed by hand
+ */
+export function ldapApiRoutes(deps: OriginDeps) {
+  const { ldap, accounts, events } = deps.identity
+  const app = new Hono<ApiEnv>()
+
+  app.use(async (c, next) => {
+    requireAdmin(c)
+    await next()
+  })
+
+  app.get('/', (c) => c.json(publicLdapSettings(ldap.settings())))
+
+  app.put('/', async (c) => {
+    const admin = requireAdmin(c)
+    const parsed = parseLdapSettings(await jsonBody(c), ldap.settings())
+    if (!parsed.ok)
+      throw new ApiError('BAD_REQUEST', `invalid LDAP settings: ${parsed.problems.join('; ')}`, {
+        detail: { problems: parsed.problems },
+      })
+    ldap.saveSettings(parsed.settings, admin.name)
+    return c.json(publicLdapSettings(parsed.settings))
+  })
+
+  app.post('/test', async (c) => {
+    const text = await c.req.text()
+    let body: unknown = {}
+    try {
+      if (text.trim() !== '') body = JSON.parse(text)
+    } catch {
+      throw new ApiError('BAD_REQUEST', 'the body must be JSON (or empty, to test the stored settings)')
+    }
+    const parsed = parseLdapSettings(body, ldap.settings())
+    if (!parsed.ok) return c.json({ ok: false, usersFound: 0, sample: [], error: parsed.problems.join('; ') })
+    return c.json(await ldap.test(parsed.settings))
+  })
+
+  app.post('/sync', async (c) => {
+    const admin = requireAdmin(c)
+    if (!ldap.enabled())
+      throw new ApiError('CONFLICT', 'LDAP is disabled: PUT {"enabled": true, ...} to /api/v0/meta/ldap first')
+    return c.json(await ldap.sync(admin.name))
+  })
+
+  app.get('/team-mappings', (c) =>
+    c.json({ mappings: accounts.ldapTeams().map((t) => ({ org: t.org, team: t.name, group: t.ldapGroup })) }),
+  )
+
+  app.put('/team-mappings/:org/:team', async (c) => {
+    const admin = requireAdmin(c)
+    const team = teamOf(c.req.param('org'), c.req.param('team'))
+    const body = await jsonBody(c)
+    const group = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).group : undefined
+    if (typeof group !== 'string' || group.trim() === '')
+      throw new ApiError('BAD_REQUEST', 'the body must be {"group": "<group DN>"}')
+    const { groupBaseDn } = ldap.settings()
+    if (!isUnderDn(group, groupBaseDn)) {
+      throw new ApiError(
+        'BAD_REQUEST',
+        groupBaseDn ? `group must be under groupBaseDn (${groupBaseDn})` : 'set groupBaseDn in the LDAP settings first',
+      )
+    }
+    accounts.updateTeam(team.id, team.description, group.trim())
+    events.record({
+      actor: admin.name,
+      action: 'team.ldap-group',
+      targetType: 'team',
+      target: `${team.org}/${team.name}`,
+      detail: { group: group.trim() },
+    })
+    return c.json({ org: team.org, team: team.name, group: group.trim() })
+  })
+
+  app.delete('/team-mappings/:org/:team', (c) => {
+    const admin = requireAdmin(c)
+    const team = teamOf(c.req.param('org'), c.req.param('team'))
+    accounts.updateTeam(team.id, team.description, null)
+    events.record({
+      actor: admin.name,
+      action: 'team.ldap-group',
+      targetType: 'team',
+      target: `${team.org}/${team.name}`,
+      detail: { group: null },
+    })
+    return c.body(null, 204)
+  })
+
+  function teamOf(org: string, name: string) {
+    const team = accounts.team(org, name)
+    if (!team) throw new ApiError('NOT_FOUND', `no team ${org}/${name}`)
+    return team
+  }
+
+  return app
+}
+
+async function jsonBody(c: Context<ApiEnv>): Promise<unknown> {
+  try {
+    return await c.req.json()
+  } catch {
+    throw new ApiError('BAD_REQUEST', 'the body must be JSON')
+  }
+}

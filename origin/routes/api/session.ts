@@ -1,0 +1,39 @@
+import { Hono } from 'hono'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import type { OriginConfig } from '../../config.ts'
+import { SESSION_COOKIE, type ApiEnv } from '../../http/api-auth.ts'
+import { clientAddress } from '../../http/node-io.ts'
+import { caller, readJson, text } from './input.ts'
+import type { ApiServices } from './services.ts'
+
+/** Web sign-in: POST /login sets the session cookie, POST /logout ends it, GET /me says who is calling. */
+export function sessionRoutes({ sessions, accounts }: ApiServices, config: Readonly<OriginConfig>) {
+  const app = new Hono<ApiEnv>()
+  const cookie = {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'Strict',
+    secure: config.publicUrl.protocol === 'https:',
+  } as const
+
+  app.post('/login', async (c) => {
+    const { username, password } = await readJson(c, {
+      username: text({ min: 1, max: 200 }),
+      password: text({ min: 1, max: 1024 }),
+    })
+    const session = await sessions.start(username, password, clientAddress(c))
+    setCookie(c, SESSION_COOKIE, session.cookie, { ...cookie, maxAge: Math.floor(config.sessionTtlMs / 1000) })
+    c.set('principal', session.user)
+    return c.json(accounts.me(caller(c)))
+  })
+
+  app.post('/logout', (c) => {
+    sessions.end(caller(c), getCookie(c, SESSION_COOKIE))
+    deleteCookie(c, SESSION_COOKIE, cookie)
+    return c.body(null, 204)
+  })
+
+  app.get('/me', (c) => c.json(accounts.me(caller(c))))
+
+  return app
+}
