@@ -71,6 +71,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error('origin: failed to start:', err)
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    console.error(`origin: cannot listen on ${process.env.ORIGIN_LISTEN ?? '127.0.0.1:5000'} (${code}): stop what uses it, or set ORIGIN_LISTEN`)
+  } else {
+    console.error('origin: failed to start:', err)
+  }
   process.exit(1)
 })
