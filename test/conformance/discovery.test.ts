@@ -4,7 +4,7 @@
  * OCI-Subject on push) plus the rewritten suite's empty-repository checks, index subjects, and pagination by Link.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { http, type HttpResult } from '../helpers/registry-http.ts'
+import { closeHttp, http, type HttpResult } from '../helpers/registry-http.ts'
 import {
   CF_LAYER,
   EMPTY_JSON_DIGEST,
@@ -40,7 +40,9 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await origin?.close()
+  if (!origin) return
+  await closeHttp(origin.url)
+  await origin.close()
 })
 
 interface TagList {

@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { http, type HttpResult } from '../helpers/registry-http.ts'
+import { closeHttp, http, type HttpResult } from '../helpers/registry-http.ts'
 import {
   MT,
   descriptor,
@@ -41,7 +41,9 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await origin?.close()
+  if (!origin) return
+  await closeHttp(origin.url)
+  await origin.close()
 })
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'

@@ -4,7 +4,7 @@
  * that deletes take effect immediately (HEAD right after is 404), and the isolation of repositories.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { http } from '../helpers/registry-http.ts'
+import { closeHttp, http } from '../helpers/registry-http.ts'
 import {
   CF_LAYER,
   MT,
@@ -33,7 +33,9 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await origin?.close()
+  if (!origin) return
+  await closeHttp(origin.url)
+  await origin.close()
 })
 
 const del = (path: string) => http('DELETE', v2url(base, path))

@@ -4,7 +4,7 @@
  * "sha256:baddigeststring"). Runs against a real origin on an ephemeral port.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { http, type HttpResult } from '../helpers/registry-http.ts'
+import { closeHttp, http, type HttpResult } from '../helpers/registry-http.ts'
 import {
   CF_LAYER,
   MT,
@@ -51,7 +51,9 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await origin?.close()
+  if (!origin) return
+  await closeHttp(origin.url)
+  await origin.close()
 })
 
 describe('base', () => {

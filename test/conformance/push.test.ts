@@ -6,7 +6,7 @@
  * indexes, a large manifest, and `?tag=` on a push by digest.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chunked, http, type HttpResult } from '../helpers/registry-http.ts'
+import { chunked, closeHttp, http, type HttpResult } from '../helpers/registry-http.ts'
 import {
   CF_LAYER,
   EMPTY_JSON_DIGEST,
@@ -47,7 +47,9 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await origin?.close()
+  if (!origin) return
+  await closeHttp(origin.url)
+  await origin.close()
 })
 
 const MISSING = digestOf('hello world')

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { chunked, http, rebaseUrl, type HttpResult } from '../helpers/registry-http.ts'
+import { chunked, closeHttp, http, rebaseUrl, type HttpResult } from '../helpers/registry-http.ts'
 import {
   MT,
   content,
@@ -31,7 +31,7 @@ import { spawnOrigin, startOrigin } from '../helpers/start-origin.ts'
 type Origin = Awaited<ReturnType<typeof startOrigin>>
 
 let dataDir: string
-let running: { close(): Promise<void> }[] = []
+let running: { url: string; close(): Promise<void> }[] = []
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'wharf-restart-'))
@@ -39,7 +39,10 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  for (const o of running) await o.close().catch(() => undefined)
+  for (const o of running) {
+    await closeHttp(o.url)
+    await o.close().catch(() => undefined)
+  }
   await rm(dataDir, { recursive: true, force: true })
 })
 
@@ -50,6 +53,7 @@ async function start(): Promise<Origin> {
 }
 
 async function restart(o: Origin): Promise<Origin> {
+  await closeHttp(o.url)
   await o.close()
   running = running.filter((r) => r !== o)
   return start()
@@ -165,6 +169,7 @@ describe('an upload session survives a restart', () => {
     expect(p.status).toBe(202)
     expect(p.headers.range).toBe('0-99999')
     await first.kill('SIGKILL')
+    await closeHttp(first.url)
 
     const second = await spawnOrigin({ dataDir })
     running.push(second)
