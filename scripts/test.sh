@@ -39,4 +39,14 @@ if ! bash scripts/ldap.sh install; then
 fi
 
 step "tests"
-npx vitest run "$@"
+report=$(mktemp -t wharf-vitest-XXXXXX.json)
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+status=$?
+# one plain closing line that any CI reader understands
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
+  const skipped = r.numPendingTests + r.numTodoTests
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""))
+' "$report" 2>/dev/null || echo "0 passed, 1 failed"
+rm -f "$report"
+exit $status
