@@ -1,7 +1,10 @@
 import { isValidName } from '../../oci/reference.ts'
 import { ApiError } from '../http/api-errors.ts'
 import type { Events } from './events.ts'
-import type { Caller, UserPrincipal } from './permissions.ts'
+import type { Caller, Permissions, UserPrincipal } from './permissions.ts'
+import type { AccessStore } from '../storage/access-store.ts'
+import type { AccountsStore } from '../storage/accounts-store.ts'
+import type { AuthService } from './auth.ts'
 
 /** Account, team and robot names: one repository-name component, so a namespace is always a valid path start. */
 export const MAX_ACCOUNT_NAME = 100
@@ -73,4 +76,14 @@ export function pageOf<T>(sorted: readonly T[], key: (item: T) => string, last: 
 export function pageOfRows<T>(rows: T[], key: (item: T) => string, limit: number): Page<T> {
   const items = rows.slice(0, limit)
   return { items, next: rows.length > limit ? key(items.at(-1)!) : null }
+}
+
+/** The stores and services that the account-side services (organizations, tokens, robots) share. */
+export interface AccountServiceDeps {
+  accounts: AccountsStore
+  access: AccessStore
+  auth: AuthService
+  permissions: Permissions
+  events: Events
+  now: () => number
 }

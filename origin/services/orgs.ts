@@ -1,10 +1,7 @@
 import { ApiError } from '../http/api-errors.ts'
-import type { AccessStore } from '../storage/access-store.ts'
-import type { Account, AccountsStore, Team } from '../storage/accounts-store.ts'
-import type { AuthService } from './auth.ts'
-import { allow, assertComponent, audit, iso, pageOf, signedIn, type Page } from './common.ts'
-import type { Events } from './events.ts'
-import type { Caller, Permissions } from './permissions.ts'
+import type { Account, Team } from '../storage/accounts-store.ts'
+import { allow, assertComponent, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
+import type { Caller } from './permissions.ts'
 
 export interface MemberView {
   name: string
@@ -25,14 +22,8 @@ export interface TeamInput {
   ldapGroup?: string | null
 }
 
-export interface OrgsDeps {
-  accounts: AccountsStore
-  access: AccessStore
-  auth: AuthService
-  permissions: Permissions
-  events: Events
-  now: () => number
-}
+/** What the orgs service works with. */
+export type OrgsDeps = AccountServiceDeps
 
 /**
  * Organization members and teams. Members see their organization; its owners (and admins) change it. An

@@ -1,10 +1,8 @@
 import { ApiError } from '../http/api-errors.ts'
-import type { AccessStore, TokenRow } from '../storage/access-store.ts'
-import type { Account, AccountsStore } from '../storage/accounts-store.ts'
-import type { AuthService } from './auth.ts'
-import { allow, audit, iso, pageOf, signedIn, type Page } from './common.ts'
-import type { Events } from './events.ts'
-import type { Caller, Permissions } from './permissions.ts'
+import type { TokenRow } from '../storage/access-store.ts'
+import type { Account } from '../storage/accounts-store.ts'
+import { allow, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
+import type { Caller } from './permissions.ts'
 
 export interface TokenView {
   id: string
@@ -17,14 +15,8 @@ export interface TokenView {
   active: boolean
 }
 
-export interface PersonalTokensDeps {
-  accounts: AccountsStore
-  access: AccessStore
-  auth: AuthService
-  permissions: Permissions
-  events: Events
-  now: () => number
-}
+/** What the personal-tokens service works with. */
+export type PersonalTokensDeps = AccountServiceDeps
 
 /**
  * Personal access tokens: passwords for automation (`docker login -p <token>`, basic auth on the API) that act

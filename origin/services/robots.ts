@@ -1,11 +1,9 @@
 import { isValidName } from '../../oci/reference.ts'
 import { ApiError } from '../http/api-errors.ts'
-import type { AccessStore, Robot } from '../storage/access-store.ts'
-import type { AccountsStore } from '../storage/accounts-store.ts'
-import { ROBOT_PREFIX, type AuthService } from './auth.ts'
-import { allow, assertComponent, audit, iso, pageOf, signedIn, type Page } from './common.ts'
-import type { Events } from './events.ts'
-import { ALL_ACTIONS, type Caller, type Permissions } from './permissions.ts'
+import type { Robot } from '../storage/access-store.ts'
+import { ROBOT_PREFIX } from './auth.ts'
+import { allow, assertComponent, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
+import { ALL_ACTIONS, type Caller } from './permissions.ts'
 
 /** Entries a robot's permission list may have. */
 export const MAX_ROBOT_PERMISSIONS = 100
@@ -36,14 +34,8 @@ export interface NewRobot {
   permissions: RobotPermission[]
 }
 
-export interface RobotsDeps {
-  accounts: AccountsStore
-  access: AccessStore
-  auth: AuthService
-  permissions: Permissions
-  events: Events
-  now: () => number
-}
+/** What the robots service works with. */
+export type RobotsDeps = AccountServiceDeps
 
 /**
  * Robot accounts: credentials for automation that belong to a namespace and may do exactly what their permission
