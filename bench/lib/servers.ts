@@ -1,0 +1,317 @@
+/**
+ * Registries under test, each a child process on 127.0.0.1 with its own temporary folder (storage + log), removed
+ * on stop(). Both kinds share one BenchServer shape so a benchmark can loop over targets; later targets (a Wharf
+ * cache node, distribution as a pull-through proxy) fit the same shape.
+ *
+ * - Wharf origin: `node [nodeArgs] --import tsx origin/main.ts`, port 0, ready at its `WHARF_ORIGIN_READY host:port`
+ *   stdout line. The measured PID is that node process itself. It has docker token auth: the bench sets the first
+ *   admin's password (ORIGIN_ADMIN_PASSWORD, random per start) and hands it out as `credentials`.
+ * - CNCF distribution 2.8.2 (Debian `docker-registry`): filesystem storage, delete enabled, log level error,
+ *   access log off, on a free port picked by binding 127.0.0.1:0 first; ready when /v2/ answers.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { connect, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import { request } from 'undici'
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
+export const DISTRIBUTION_BIN = '/usr/bin/docker-registry'
+
+export type ServerKind = 'wharf-origin' | 'distribution'
+
+export interface BenchServer {
+  kind: ServerKind
+  /** Short label for tables: "Wharf", "Distribution". */
+  label: string
+  /** http://127.0.0.1:PORT */
+  url: string
+  pid: number
+  /** Temporary folder holding storage and the log; removed by stop() unless kept. */
+  workDir: string
+  logFile: string
+  /** Version string for the result's metadata. */
+  version: string
+  /** Basic credentials for the registry's token realm, when it has token auth (Wharf's bootstrap admin). */
+  credentials?: { username: string; password: string }
+  /** Settings that matter for comparing figures (fsync, log level...). */
+  settings: Record<string, string | number | boolean>
+  /** SIGTERM, SIGKILL after `graceMs`, then the folder is removed. Safe to call twice. */
+  stop(graceMs?: number): Promise<void>
+}
+
+const STARTUP_TIMEOUT_MS = 30_000
+
+// children still alive when the benchmark process exits (a crash, an uncaught error) are killed with it
+const live = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
+export interface WharfOptions {
+  /** ORIGIN_FSYNC; default true, the production setting (distribution fsyncs on commit as well). */
+  fsync?: boolean
+  /** ORIGIN_LOG_LEVEL; default 'error', matching distribution's. */
+  logLevel?: string
+  /** Extra node flags before the entry point, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+  nodeArgs?: string[]
+  env?: Record<string, string>
+  /** Keep the temporary folder on stop (to look at logs or profiles). */
+  keep?: boolean
+}
+
+/** Starts `origin/main.ts` as a child process on 127.0.0.1:0 and waits for its READY line. */
+export async function startWharfOrigin(opts: WharfOptions = {}): Promise<BenchServer> {
+  const workDir = await mkdtemp(join(tmpdir(), 'wharf-bench-origin-'))
+  const dataDir = join(workDir, 'data')
+  const logFile = join(workDir, 'origin.log')
+  const fsync = opts.fsync ?? true
+  const logLevel = opts.logLevel ?? 'error'
+  const log = createWriteStream(logFile)
+  // the origin has docker token auth: a fresh database gets this admin, whose credentials the client sends to /auth/token
+  const credentials = { username: 'admin', password: randomBytes(18).toString('base64url') }
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'origin/main.ts'], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      ...opts.env,
+      ORIGIN_LISTEN: '127.0.0.1:0',
+      ORIGIN_DATA_DIR: dataDir,
+      ORIGIN_LOG_LEVEL: logLevel,
+      ORIGIN_FSYNC: String(fsync),
+      ORIGIN_ADMIN_USER: credentials.username,
+      ORIGIN_ADMIN_PASSWORD: credentials.password,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  live.add(child)
+  const exited = exitPromise(child)
+  child.stderr!.pipe(log, { end: false })
+  // every stdout line goes to the log (the pipe must keep draining); the READY line also resolves the start
+  const lines = createInterface({ input: child.stdout! })
+  const ready = new Promise<string>((resolveReady) => {
+    lines.on('line', (line) => {
+      if (!line.startsWith('WHARF_ADMIN_CREDENTIALS ')) log.write(`${line}\n`)
+      const m = /^WHARF_ORIGIN_READY (\S+)$/.exec(line)
+      if (m) resolveReady(m[1]!)
+    })
+  })
+  let host: string
+  try {
+    host = await raceStartup(ready, exited, `Wharf origin (log ${logFile})`)
+  } catch (err) {
+    await killAndWait(child, exited, 0)
+    log.end()
+    throw new Error(`${(err as Error).message}\n${tail(logFile)}`)
+  }
+  const stop = stopper(child, exited, async () => {
+    log.end()
+    if (!opts.keep) await rm(workDir, { recursive: true, force: true })
+  })
+  return {
+    kind: 'wharf-origin',
+    label: 'Wharf',
+    url: `http://${host}`,
+    pid: child.pid!,
+    workDir,
+    logFile,
+    version: await wharfVersion(),
+    credentials,
+    settings: { fsync, logLevel, node: process.version, nodeArgs: (opts.nodeArgs ?? []).join(' ') },
+    stop,
+  }
+}
+
+export interface DistributionOptions {
+  binary?: string
+  /** log.level; default 'error'. */
+  logLevel?: string
+  keep?: boolean
+}
+
+export function distributionAvailable(binary = DISTRIBUTION_BIN): boolean {
+  return existsSync(binary)
+}
+
+/** Starts Debian's docker-registry (CNCF distribution 2.8.2) on a free loopback port and waits until /v2/ answers. */
+export async function startDistribution(opts: DistributionOptions = {}): Promise<BenchServer> {
+  const binary = opts.binary ?? DISTRIBUTION_BIN
+  if (!distributionAvailable(binary)) {
+    throw new Error(`${binary} is missing: apt-get install -y docker-registry (Debian's CNCF distribution 2.8.2)`)
+  }
+  const workDir = await mkdtemp(join(tmpdir(), 'wharf-bench-distribution-'))
+  const logFile = join(workDir, 'registry.log')
+  const logLevel = opts.logLevel ?? 'error'
+  const port = await freePort()
+  const config = join(workDir, 'config.yml')
+  await writeFile(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      `  level: ${logLevel}`,
+      '  formatter: text',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(workDir, 'data')}`,
+      '  delete:',
+      '    enabled: true',
+      '  cache:',
+      '    blobdescriptor: inmemory',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  )
+  const fd = openSync(logFile, 'a')
+  // distribution reads REGISTRY_<SECTION>_<KEY> overrides from the environment (REGISTRY_AUTH_FILE, set for podman
+  // by some scripts, would become auth.file): pass none of them
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')))
+  const child = spawn(binary, ['serve', config], { stdio: ['ignore', fd, fd], env })
+  closeSync(fd)
+  live.add(child)
+  const exited = exitPromise(child)
+  const url = `http://127.0.0.1:${port}`
+  try {
+    await raceStartup(waitForV2(url, port), exited, `distribution on ${url} (log ${logFile})`)
+  } catch (err) {
+    await killAndWait(child, exited, 0)
+    throw new Error(`${(err as Error).message}\n${tail(logFile)}`)
+  }
+  const stop = stopper(child, exited, async () => {
+    if (!opts.keep) await rm(workDir, { recursive: true, force: true })
+  })
+  return {
+    kind: 'distribution',
+    label: 'Distribution',
+    url,
+    pid: child.pid!,
+    workDir,
+    logFile,
+    version: await distributionVersion(binary),
+    settings: { logLevel, accessLog: false, storage: 'filesystem', blobDescriptorCache: 'inmemory' },
+    stop,
+  }
+}
+
+/** A port that was free a moment ago (bound on 127.0.0.1:0, then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      srv.close(() => resolvePort(port))
+    })
+  })
+}
+
+function exitPromise(child: ChildProcess): Promise<string> {
+  return new Promise((resolveExit) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child)
+      resolveExit(signal ? `signal ${signal}` : `code ${code}`)
+    })
+  })
+}
+
+async function raceStartup<T>(ready: Promise<T>, exited: Promise<string>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} not ready after ${STARTUP_TIMEOUT_MS} ms`)), STARTUP_TIMEOUT_MS)
+  })
+  const died = exited.then((how): never => {
+    throw new Error(`${what} exited (${how}) before it was ready`)
+  })
+  try {
+    return await Promise.race([ready, died, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Polls (bounded by the start-up timeout) until the port accepts and GET /v2/ answers 200 or 401. */
+async function waitForV2(url: string, port: number): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (await canConnect(port)) {
+      try {
+        const res = await request(`${url}/v2/`, { headersTimeout: 2000, bodyTimeout: 2000 })
+        await res.body.dump()
+        if (res.statusCode === 200 || res.statusCode === 401) return
+      } catch {
+        // not answering yet
+      }
+    }
+    await sleep(50)
+  }
+  throw new Error(`${url}/v2/ did not answer within ${STARTUP_TIMEOUT_MS} ms`)
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolveConnect) => {
+    const s = connect(port, '127.0.0.1')
+    s.once('connect', () => {
+      s.destroy()
+      resolveConnect(true)
+    })
+    s.once('error', () => resolveConnect(false))
+  })
+}
+
+async function killAndWait(child: ChildProcess, exited: Promise<string>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL')
+  if (graceMs > 0) {
+    const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])
+    if (done) return
+    child.kill('SIGKILL')
+  }
+  await exited
+}
+
+function stopper(child: ChildProcess, exited: Promise<string>, cleanup: () => Promise<void>) {
+  let stopping: Promise<void> | undefined
+  return (graceMs = 10_000): Promise<void> =>
+    (stopping ??= (async () => {
+      await killAndWait(child, exited, graceMs)
+      await cleanup()
+    })())
+}
+
+/** The last ~2 KB of a log file, for start-up errors. */
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-2000)
+  } catch {
+    return ''
+  }
+}
+
+const run = promisify(execFile)
+
+async function wharfVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }
+  // read-only git queries; a missing git or repository just leaves the commit out
+  const commit = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).then(
+    (r) => r.stdout.trim(),
+    () => '',
+  )
+  return `wharf ${pkg.version ?? '?'}${commit ? ` (${commit}, working tree)` : ''}`
+}
+
+async function distributionVersion(binary: string): Promise<string> {
+  return run(binary, ['--version']).then(
+    (r) => r.stdout.trim().replace(/^\S*docker-registry\s+/, ''),
+    () => 'unknown',
+  )
+}
