@@ -65,8 +65,9 @@ export class TokenAccessController implements AccessController {
     }
     try {
       this.#meta.createRepository({ name, visibility: 'private', description: '', createdAt: this.#now(), createdBy: actor })
-    } catch {
-      // created concurrently by another push: fine
+    } catch (err) {
+      // another push may have created it in the meantime; anything else is a real failure
+      if (!this.#meta.repository(name)) throw err
     }
   }
 

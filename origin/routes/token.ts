@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import { parseScopes, type ResourceAccess } from '../../oci/scope.ts'
+import { parseBasic } from '../http/basic-auth.ts'
 import { clientAddress } from '../http/node-io.ts'
 import type { AppEnv } from '../http/env.ts'
 import { LoginError, type AuthService } from '../services/auth.ts'
@@ -110,15 +111,6 @@ export function tokenRoutes({ auth, tokens, keys, events }: TokenDeps) {
   return app
 }
 
-function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
-  const m = header && /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header)
-  if (!m) return undefined
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8')
-  const colon = decoded.indexOf(':')
-  if (colon < 0) return undefined
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
-}
-
 function loginFailed(c: Context, err: unknown) {
   if (err instanceof LoginError && err.reason === 'rate_limited') {
     return c.json(
@@ -136,4 +128,3 @@ function oauthError(c: Context, status: 400 | 401, error: string, description: s
   return c.json({ error, error_description: description }, status, { 'Cache-Control': 'no-store' })
 }
 
-export { parseBasic }
