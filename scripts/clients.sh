@@ -45,45 +45,13 @@ now_ms() { date +%s%3N; }
 
 # ---------------------------------------------------------------------------------------------- install
 
-missing_packages() {
-  local p
-  for p in $PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
-  done
-}
+# shellcheck source=lib/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 cmd_install() {
-  if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
-    die "install needs a Debian/Ubuntu system with apt-get and dpkg-query (not found). Install these packages yourself: $PACKAGES"
-  fi
-  local missing
-  mapfile -t missing < <(missing_packages)
-  if [ ${#missing[@]} -eq 0 ]; then
-    log "packages: all present ($PACKAGES)"
-    return 0
-  fi
-  if [ "$(id -u)" -ne 0 ]; then
-    die "missing packages: ${missing[*]} — installing them needs root. Run: sudo bash $0 install"
-  fi
   mkdir -p "$LOGS"
-  local apt_log=$LOGS/apt.log t0
-  t0=$(now_ms)
-  log "installing: ${missing[*]} (log: $apt_log)"
-  export DEBIAN_FRONTEND=noninteractive
-  local APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
-  # fast path without `update` (lists may already be fresh); on failure update the lists and retry
-  if ! "${APT[@]}" install "${missing[@]}" >"$apt_log" 2>&1; then
-    log "install without update failed; running apt-get update and retrying"
-    if ! "${APT[@]}" update >>"$apt_log" 2>&1; then
-      tail -20 "$apt_log" >&2
-      die "apt-get update failed (see $apt_log)"
-    fi
-    if ! "${APT[@]}" install "${missing[@]}" >>"$apt_log" 2>&1; then
-      tail -20 "$apt_log" >&2
-      die "apt-get install ${missing[*]} failed (see $apt_log)"
-    fi
-  fi
-  log "apt done in $(($(now_ms) - t0)) ms"
+  # shellcheck disable=SC2086 # PACKAGES is a word list
+  apt_install_missing clients "$LOGS/apt.log" $PACKAGES || exit 1
 }
 
 # ------------------------------------------------------------------------------------------ pid helpers
