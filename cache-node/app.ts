@@ -1,0 +1,207 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Hono } from 'hono'
+import type { Logger } from 'pino'
+import { Agent } from 'undici'
+import { CacheAccess } from './auth/access.ts'
+import { OriginKeys } from './auth/origin-keys.ts'
+import type { CacheConfig, UpstreamConfig } from './config.ts'
+import { UpstreamError } from './errors.ts'
+import type { AppEnv } from './http/env.ts'
+import { requestLog } from './http/request-log.ts'
+import { Metrics } from './metrics.ts'
+import { v2Routes } from './routes/v2.ts'
+import { BlobService } from './services/blobs.ts'
+import { ListingService } from './services/listings.ts'
+import { ManifestService } from './services/manifests.ts'
+import { BlobStore, type RepairReport } from './store/blob-store.ts'
+import { IndexDb } from './store/index-db.ts'
+import { Router, type Rule } from './upstream/router.ts'
+import { Upstream } from './upstream/upstream.ts'
+
+export interface CacheDeps {
+  config: Readonly<CacheConfig>
+  log: Logger
+  index: IndexDb
+  store: BlobStore
+  keys: OriginKeys
+  access: CacheAccess
+  router: Router
+  blobs: BlobService
+  manifests: ManifestService
+  listings: ListingService
+  metrics: Metrics
+  /** What start-up found to repair in the store. */
+  repair: RepairReport
+  now: () => number
+  /** Stops background work and closes connections and the index. */
+  close(): Promise<void>
+}
+
+/** Opens the index and the store under the data folder, learns the origin's keys and builds the services. */
+export async function createDeps(
+  config: Readonly<CacheConfig>,
+  log: Logger,
+  now: () => number = Date.now,
+): Promise<CacheDeps> {
+  await mkdir(config.dataDir, { recursive: true })
+  const index = new IndexDb(join(config.dataDir, 'index.db'))
+  const metrics = new Metrics()
+  // eviction also drops a manifest from memory; the manifest service exists only once the store is open
+  let forget: (digest: string) => void = () => undefined
+  const store = new BlobStore({
+    dir: config.dataDir,
+    index,
+    maxBytes: config.maxBytes,
+    fsync: config.fsync,
+    now,
+    log: log.child({ component: 'store' }),
+    onEvict: (digest, size) => {
+      metrics.evicted(size)
+      forget(digest)
+    },
+  })
+  const repair = await store.init()
+  if (repair.filesRemoved + repair.entriesRemoved + repair.tmpRemoved > 0)
+    log.warn({ ...repair }, 'repaired the store after an unclean stop')
+
+  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 })
+  const keys = new OriginKeys({
+    originUrl: config.originUrl,
+    index,
+    agent,
+    now,
+    log: log.child({ component: 'origin-keys' }),
+    refreshMs: config.jwksRefreshMs,
+    cooldownMs: config.jwksCooldownMs,
+    timeoutMs: Math.min(config.upstreamTimeoutMs, 10_000),
+  })
+  await keys.start()
+  const access = new CacheAccess({ keys, originName: config.originUrl.origin, foreignPull: config.foreignPull, now })
+
+  const upstreams = new Map<string, Upstream>()
+  const upstream = (cfg: UpstreamConfig): Upstream => {
+    let u = upstreams.get(cfg.key)
+    if (!u) {
+      u = new Upstream(cfg, {
+        concurrency: config.upstreamConcurrency,
+        timeoutMs: config.upstreamTimeoutMs,
+        retries: config.upstreamRetries,
+        agent,
+        now,
+        log: log.child({ component: 'upstream', upstream: cfg.url.origin }),
+        expectedRealm: cfg.kind === 'wharf' ? () => originRealm(keys, config) : undefined,
+      })
+      upstreams.set(cfg.key, u)
+    }
+    return u
+  }
+  const rules: Rule[] = config.rules.map((r) =>
+    r.match === 'ns'
+      ? { match: 'ns', ns: r.ns, upstream: upstream(r.upstream) }
+      : { match: 'prefix', prefix: r.prefix, upstream: upstream(r.upstream) },
+  )
+  const router = new Router({
+    fallback: upstream(config.upstream),
+    rules,
+    dockerMirror: config.dockerMirror,
+    dockerMirrorNames: config.dockerMirrorNames,
+    defaultHosts: () => {
+      const issuer = keys.identity()?.issuer
+      return [
+        config.originUrl.host,
+        config.upstream.url.host,
+        config.publicUrl.host,
+        ...(issuer ? [new URL(issuer).host] : []),
+      ]
+    },
+  })
+
+  const blobs = new BlobService({ store, index, metrics, log, now, maxResumes: config.upstreamRetries })
+  const manifests = new ManifestService({
+    store,
+    index,
+    metrics,
+    log,
+    now,
+    tagTtlMs: config.tagTtlMs,
+    memoryBytes: config.manifestMemoryBytes,
+  })
+  forget = (digest) => manifests.forget(digest)
+  const listings = new ListingService({ metrics, log })
+  metrics.gauges = {
+    diskUsedBytes: () => store.usedBytes,
+    diskMaxBytes: () => store.maxBytes,
+    entries: () => index.entryCount(),
+    fillsInFlight: () => blobs.fillsInFlight,
+    reservedBytes: () => store.reservedBytes,
+    upstreams: () => router.upstreams().map((u) => ({ name: u.name, active: u.active, queued: u.queued })),
+  }
+  return {
+    config,
+    log,
+    index,
+    store,
+    keys,
+    access,
+    router,
+    blobs,
+    manifests,
+    listings,
+    metrics,
+    repair,
+    now,
+    async close() {
+      keys.stop()
+      await Promise.all([...upstreams.values()].map((u) => u.close()))
+      await agent.close()
+      index.close()
+    },
+  }
+}
+
+/** The cache node's HTTP application; no I/O happens here. */
+export function buildApp(deps: CacheDeps) {
+  const app = new Hono<AppEnv>()
+  app.use(requestLog(deps.log, deps.metrics))
+  app.route(
+    '/v2/',
+    v2Routes({
+      ...deps,
+      originPublicUrl: () => deps.keys.identity()?.issuer ?? deps.config.originUrl.origin,
+    }),
+  )
+  app.get('/metrics', (c) => {
+    const token = deps.config.metricsToken
+    if (token && !sameSecret(c.req.header('authorization') ?? '', `Bearer ${token}`)) {
+      return c.text('metrics need Authorization: Bearer <CACHE_METRICS_TOKEN>\n', 401, {
+        'WWW-Authenticate': 'Bearer realm="metrics"',
+      })
+    }
+    return c.text(deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' })
+  })
+  app.get('/health', (c) => c.json({ status: 'ok', origin: deps.keys.identity() ? 'known' : 'not reached yet' }))
+  app.notFound((c) =>
+    c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  )
+  return app
+}
+
+/** The origin's token realm, which a wharf upstream must challenge with before it is sent callers' tokens. */
+async function originRealm(keys: OriginKeys, config: Readonly<CacheConfig>): Promise<string> {
+  const known = keys.identity() ?? ((await keys.refresh()) ? keys.identity() : undefined)
+  if (!known) {
+    throw new UpstreamError(
+      'UPSTREAM_UNAVAILABLE',
+      config.originUrl.origin,
+      `the origin ${config.originUrl.origin} has not been reached yet to learn its token realm`,
+    )
+  }
+  return known.realm
+}
+
+/** Compares secrets in constant time (hashes first, so lengths do not show either). */
+function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
+}

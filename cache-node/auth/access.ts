@@ -1,0 +1,144 @@
+import { decodeProtectedHeader, jwtVerify } from 'jose'
+import { LRUCache } from 'lru-cache'
+import { OciError } from '../../oci/errors.ts'
+import { bearerChallenge, holds, type ResourceAccess } from '../../oci/scope.ts'
+import { UpstreamError } from '../errors.ts'
+import type { UpstreamAuth } from '../upstream/upstream.ts'
+import type { Target } from '../upstream/router.ts'
+import type { OriginKeys } from './origin-keys.ts'
+
+/** A token the origin signed, as verified here. */
+export interface VerifiedToken {
+  subject: string
+  access: ResourceAccess[]
+  /** Expiry, in milliseconds since the epoch. */
+  expiresAt: number
+}
+
+export interface AccessOptions {
+  keys: OriginKeys
+  /** The origin's URL origin, for messages. */
+  originName: string
+  /** Who may pull from foreign upstreams: anyone, or callers with a valid origin token for a named account. */
+  foreignPull: 'anyone' | 'authenticated'
+  now: () => number
+  /** Verified tokens kept in memory (their signature is not checked again until they expire). */
+  maxTokens?: number
+}
+
+/** Seconds of clock skew tolerated on `exp` and `nbf`, as the origin allows. */
+const CLOCK_TOLERANCE_S = 5
+
+/**
+ * Who may pull what through this cache. Origin content (the default upstream) needs a token the origin signed,
+ * verified offline with its JWKS, whose `access` holds `pull` on the repository, whether the content is cached or
+ * not; that same token, and nothing more powerful, is what the cache forwards when it must fetch. Foreign
+ * content is open to anyone, or to any named origin account (CACHE_FOREIGN_PULL). Refusals are 401s whose
+ * challenge points at the origin's token realm, so `docker login <cache>` works with origin credentials.
+ */
+export class CacheAccess {
+  readonly #opts: AccessOptions
+  /** Access decisions in memory: verified tokens by their text, until they expire. */
+  readonly #verified: LRUCache<string, VerifiedToken>
+
+  constructor(opts: AccessOptions) {
+    this.#opts = opts
+    this.#verified = new LRUCache({ max: opts.maxTokens ?? 10_000 })
+  }
+
+  /** GET /v2/: a valid origin token, or a challenge (this is what `docker login` checks). */
+  async ping(req: Request): Promise<void> {
+    this.#identity()
+    const token = bearer(req)
+    if (!token) throw this.challenge('authentication required')
+    if (!(await this.verify(token))) throw this.challenge('invalid or expired token', undefined, 'invalid_token')
+  }
+
+  /** Decides a pull of `target` and answers how the cache may authenticate upstream for it. */
+  async pull(req: Request, target: Target): Promise<UpstreamAuth> {
+    const scope = `repository:${target.clientName}:pull`
+    if (target.upstream.kind === 'foreign') {
+      if (this.#opts.foreignPull === 'anyone') return { kind: 'anonymous' }
+      this.#identity()
+      const token = bearer(req)
+      const v = token ? await this.verify(token) : undefined
+      if (!v || v.subject === '')
+        throw this.challenge(
+          `pulling from ${target.upstream.name} through this cache needs a login`,
+          scope,
+          token ? 'invalid_token' : undefined,
+        )
+      return { kind: 'anonymous' }
+    }
+    this.#identity()
+    const token = bearer(req)
+    if (!token) throw this.challenge('authentication required', scope)
+    const v = await this.verify(token)
+    if (!v) throw this.challenge('invalid or expired token', scope, 'invalid_token')
+    if (!holds(v.access, 'repository', target.clientName, 'pull')) {
+      throw this.challenge(
+        `access to repository ${target.clientName} (pull) was not granted`,
+        scope,
+        'insufficient_scope',
+      )
+    }
+    return { kind: 'forward', authorization: `Bearer ${token}` }
+  }
+
+  /** Verifies a token's signature (origin JWKS), issuer, audience and lifetime; undefined when it fails any. */
+  async verify(token: string): Promise<VerifiedToken | undefined> {
+    const now = this.#opts.now()
+    const cached = this.#verified.get(token)
+    if (cached) return cached.expiresAt + CLOCK_TOLERANCE_S * 1000 > now ? cached : undefined
+    const identity = this.#opts.keys.identity()
+    if (!identity) return undefined
+    try {
+      const { kid } = decodeProtectedHeader(token)
+      if (typeof kid !== 'string') return undefined
+      const key = await this.#opts.keys.key(kid)
+      if (!key) return undefined
+      const { payload } = await jwtVerify(token, key.key, {
+        algorithms: [key.alg],
+        issuer: identity.issuer,
+        audience: identity.service,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        currentDate: new Date(now),
+        requiredClaims: ['exp'],
+      })
+      const v: VerifiedToken = {
+        subject: payload.sub ?? '',
+        access: Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : [],
+        expiresAt: (payload.exp as number) * 1000,
+      }
+      this.#verified.set(token, v)
+      return v
+    } catch {
+      return undefined
+    }
+  }
+
+  /** A 401 whose challenge sends the client to the origin's token realm. */
+  challenge(message: string, scope?: string, error?: 'invalid_token' | 'insufficient_scope'): OciError {
+    const { realm, service } = this.#identity()
+    return new OciError('UNAUTHORIZED', message, {
+      headers: { 'WWW-Authenticate': bearerChallenge({ realm, service, scope, error }) },
+      detail: scope ? [{ Type: 'repository', Name: scope.split(':').slice(1, -1).join(':'), Action: 'pull' }] : null,
+    })
+  }
+
+  #identity() {
+    const identity = this.#opts.keys.identity()
+    if (!identity) {
+      throw new UpstreamError(
+        'UPSTREAM_UNAVAILABLE',
+        this.#opts.originName,
+        'this cache has not reached its origin yet to learn its token service, so it cannot authorize origin content; retrying in the background',
+      )
+    }
+    return identity
+  }
+}
+
+function bearer(req: Request): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(req.headers.get('authorization') ?? '')?.[1]
+}

@@ -1,0 +1,185 @@
+/** How a request for content was answered. */
+export type CacheOutcome = 'hit' | 'miss' | 'coalesced' | 'stale'
+
+/** Repositories beyond this many share the label `repository="_other"`, so a scan cannot blow up the series. */
+export const MAX_REPOSITORY_SERIES = 1000
+
+type Labels = Record<string, string>
+
+class Family {
+  readonly values = new Map<string, { labels: Labels; value: number }>()
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+  ) {}
+
+  add(labels: Labels, n: number): void {
+    const key = JSON.stringify(labels)
+    const v = this.values.get(key)
+    if (v) v.value += n
+    else this.values.set(key, { labels, value: n })
+  }
+
+  set(labels: Labels, n: number): void {
+    this.values.set(JSON.stringify(labels), { labels, value: n })
+  }
+
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`]
+    for (const { labels, value } of this.values.values()) {
+      const l = Object.entries(labels)
+        .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+        .join(',')
+      lines.push(`${this.name}${l ? `{${l}}` : ''} ${value}`)
+    }
+    return lines.join('\n')
+  }
+}
+
+/** Gauges read when /metrics is scraped. */
+export interface MetricsGauges {
+  diskUsedBytes(): number
+  diskMaxBytes(): number
+  entries(): number
+  fillsInFlight(): number
+  reservedBytes(): number
+  upstreams(): { name: string; active: number; queued: number }[]
+}
+
+/** The cache node's counters, rendered in the Prometheus text format at /metrics. */
+export class Metrics {
+  readonly #requests = new Family(
+    'wharf_cache_requests_total',
+    'Content requests (blobs, manifests, tags, referrers) by kind and cache outcome.',
+    'counter',
+  )
+  readonly #hits = new Family('wharf_cache_hits_total', 'Requests answered from the cache.', 'counter')
+  readonly #misses = new Family('wharf_cache_misses_total', 'Requests that went to the upstream.', 'counter')
+  readonly #coalesced = new Family(
+    'wharf_cache_coalesced_total',
+    'Blob requests that joined a fill already running.',
+    'counter',
+  )
+  readonly #stale = new Family(
+    'wharf_cache_stale_total',
+    'Manifests served stale because the upstream could not be reached.',
+    'counter',
+  )
+  readonly #toClients = new Family('wharf_cache_bytes_to_clients_total', 'Body bytes sent to clients.', 'counter')
+  readonly #fromUpstream = new Family(
+    'wharf_cache_bytes_from_upstream_total',
+    'Body bytes received from upstreams.',
+    'counter',
+  )
+  readonly #upstreamErrors = new Family(
+    'wharf_cache_upstream_errors_total',
+    'Upstream failures seen by clients, by upstream and code.',
+    'counter',
+  )
+  readonly #evictions = new Family(
+    'wharf_cache_evictions_total',
+    'Entries evicted to stay under the byte cap.',
+    'counter',
+  )
+  readonly #evictedBytes = new Family(
+    'wharf_cache_evicted_bytes_total',
+    'Bytes evicted to stay under the byte cap.',
+    'counter',
+  )
+  readonly #repoRequests = new Family(
+    'wharf_cache_repository_requests_total',
+    'Content requests per repository and cache outcome.',
+    'counter',
+  )
+  readonly #repoBytes = new Family(
+    'wharf_cache_repository_bytes_to_clients_total',
+    'Body bytes sent to clients per repository.',
+    'counter',
+  )
+  readonly #gaugeFamilies = {
+    used: new Family('wharf_cache_disk_used_bytes', 'Bytes of cached entries on disk.', 'gauge'),
+    max: new Family('wharf_cache_disk_max_bytes', 'The byte cap (CACHE_MAX_BYTES).', 'gauge'),
+    entries: new Family('wharf_cache_entries', 'Cached blobs and manifests.', 'gauge'),
+    fills: new Family('wharf_cache_fills_in_flight', 'Blob fills running now.', 'gauge'),
+    reserved: new Family('wharf_cache_fill_reserved_bytes', 'Bytes reserved by fills in flight.', 'gauge'),
+    active: new Family('wharf_cache_upstream_requests_active', 'Upstream requests in flight, by upstream.', 'gauge'),
+    queued: new Family(
+      'wharf_cache_upstream_requests_queued',
+      'Upstream requests waiting for a slot (CACHE_UPSTREAM_CONCURRENCY).',
+      'gauge',
+    ),
+  }
+  readonly #repositories = new Set<string>()
+  gauges: MetricsGauges | undefined
+
+  /** One finished content request. */
+  request(r: { kind: string; cache: CacheOutcome | undefined; repository: string | undefined; bytes: number }): void {
+    const cache = r.cache ?? 'error'
+    this.#requests.add({ kind: r.kind, cache }, 1)
+    if (r.cache === 'hit' || r.cache === 'stale') this.#hits.add({ kind: r.kind }, 1)
+    else if (r.cache === 'miss' || r.cache === 'coalesced') this.#misses.add({ kind: r.kind }, 1)
+    if (r.cache === 'coalesced') this.#coalesced.add({}, 1)
+    if (r.cache === 'stale') this.#stale.add({}, 1)
+    this.#toClients.add({}, r.bytes)
+    if (r.repository !== undefined) {
+      const repository = this.#repositoryLabel(r.repository)
+      this.#repoRequests.add({ repository, cache }, 1)
+      this.#repoBytes.add({ repository }, r.bytes)
+    }
+  }
+
+  bytesFromUpstream(upstream: string, n: number): void {
+    this.#fromUpstream.add({ upstream }, n)
+  }
+
+  upstreamError(upstream: string, code: string): void {
+    this.#upstreamErrors.add({ upstream, code }, 1)
+  }
+
+  evicted(size: number): void {
+    this.#evictions.add({}, 1)
+    this.#evictedBytes.add({}, size)
+  }
+
+  render(): string {
+    const g = this.gauges
+    if (g) {
+      this.#gaugeFamilies.used.set({}, g.diskUsedBytes())
+      this.#gaugeFamilies.max.set({}, g.diskMaxBytes())
+      this.#gaugeFamilies.entries.set({}, g.entries())
+      this.#gaugeFamilies.fills.set({}, g.fillsInFlight())
+      this.#gaugeFamilies.reserved.set({}, g.reservedBytes())
+      for (const u of g.upstreams()) {
+        this.#gaugeFamilies.active.set({ upstream: u.name }, u.active)
+        this.#gaugeFamilies.queued.set({ upstream: u.name }, u.queued)
+      }
+    }
+    // counters with no samples yet still show as 0, so dashboards and tests need not special-case a fresh node
+    for (const f of [this.#coalesced, this.#stale, this.#toClients, this.#evictions, this.#evictedBytes])
+      if (f.values.size === 0) f.add({}, 0)
+    const families = [
+      this.#requests,
+      this.#hits,
+      this.#misses,
+      this.#coalesced,
+      this.#stale,
+      this.#toClients,
+      this.#fromUpstream,
+      this.#upstreamErrors,
+      this.#evictions,
+      this.#evictedBytes,
+      ...Object.values(this.#gaugeFamilies),
+      this.#repoRequests,
+      this.#repoBytes,
+    ]
+    return `${families.map((f) => f.render()).join('\n')}\n`
+  }
+
+  #repositoryLabel(name: string): string {
+    if (this.#repositories.has(name)) return name
+    if (this.#repositories.size >= MAX_REPOSITORY_SERIES) return '_other'
+    this.#repositories.add(name)
+    return name
+  }
+}

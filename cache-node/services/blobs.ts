@@ -1,0 +1,225 @@
+import type { FileHandle } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import type { ParsedDigest } from '../../oci/digest.ts'
+import { OciError } from '../../oci/errors.ts'
+import type { ByteRange } from '../../oci/range.ts'
+import type { CacheOutcome, Metrics } from '../metrics.ts'
+import type { BlobStore } from '../store/blob-store.ts'
+import type { IndexDb } from '../store/index-db.ts'
+import type { Target } from '../upstream/router.ts'
+import type { UpstreamAuth } from '../upstream/upstream.ts'
+import { Fill, type FillLease } from './fill.ts'
+
+/** A blob ready to be answered: its size and how it was found; stream it, or release it. */
+export interface BlobHandle {
+  cache: CacheOutcome
+  size: number
+  /** The bytes of `range` (the whole blob without one); the stream owns the handle from here. */
+  stream(range?: ByteRange): Readable
+  /** Lets go without streaming (HEAD, or an error before the body). */
+  release(): void
+}
+
+export interface BlobServiceOptions {
+  store: BlobStore
+  index: IndexDb
+  metrics: Metrics
+  log: Logger
+  now: () => number
+  /** Resumes of a fill whose upstream body broke off. */
+  maxResumes: number
+}
+
+/** Rounds of "confirm with the upstream, then look again" before giving up on a racing cache. */
+const MAX_ROUNDS = 4
+
+/**
+ * Blobs through the cache: an entry when there is one, the running fill for the digest when there is one (one
+ * upstream fetch however many clients ask), else a new fill. A digest is served through a repository only when the
+ * upstream is known to hold it there (a link), so content cached for one repository does not leak to another.
+ */
+export class BlobService {
+  readonly #opts: BlobServiceOptions
+  readonly #fills = new Map<string, Fill>()
+
+  constructor(opts: BlobServiceOptions) {
+    this.#opts = opts
+  }
+
+  get fillsInFlight(): number {
+    return this.#fills.size
+  }
+
+  /** Finds or fetches a blob for GET (`head` false) or HEAD. Throws OciError / UpstreamError. */
+  async open(t: Target, auth: UpstreamAuth, digest: ParsedDigest, head: boolean): Promise<BlobHandle> {
+    const { store, index } = this.#opts
+    const d = digest.digest
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const linked = index.hasLink(t.upstream.key, t.repository, d)
+      // lookup and pin (or lease) happen in one tick: nothing can evict or close what was found in between
+      const entry = store.entry(d)
+      if (entry) {
+        if (!linked) {
+          await this.#confirm(t, auth, digest)
+          continue
+        }
+        const unpin = store.pin(d)
+        if (head) {
+          unpin()
+          return { cache: 'hit', size: entry.size, stream: noBody, release: () => undefined }
+        }
+        const file = await store.openFile(d).catch((err: unknown) => {
+          unpin()
+          throw err
+        })
+        if (!file) {
+          // the file went missing: the entry is gone now, so the next round fills it again
+          unpin()
+          continue
+        }
+        return this.#entryHandle(d, entry.size, file, unpin)
+      }
+      const running = this.#fills.get(d)
+      if (running) {
+        if (!linked && !sameSource(running, t)) {
+          await this.#confirm(t, auth, digest)
+          continue
+        }
+        const lease = running.lease()
+        try {
+          return await this.#fillHandle(lease, 'coalesced', head)
+        } catch (err) {
+          // someone else's fill failed on their credentials: ours may still work, so try with a fill of our own
+          if (err instanceof OciError && (err.code === 'UNAUTHORIZED' || err.code === 'DENIED') && round === 0) continue
+          throw err
+        }
+      }
+      if (head) {
+        const size = await this.#confirm(t, auth, digest)
+        return { cache: 'miss', size, stream: noBody, release: () => undefined }
+      }
+      const lease = this.#startFill(t, auth, digest).lease()
+      return this.#fillHandle(lease, 'miss', head)
+    }
+    throw new OciError('BLOB_UNKNOWN', `blob ${d} kept changing in the cache while it was looked up; try again`)
+  }
+
+  #entryHandle(digest: string, size: number, file: FileHandle, unpin: () => void): BlobHandle {
+    const { store } = this.#opts
+    return {
+      cache: 'hit',
+      size,
+      stream: (range) => {
+        store.touch(digest)
+        const s = store.stream(file, range)
+        s.once('close', unpin)
+        return s
+      },
+      release: () => {
+        unpin()
+        file.close().catch(() => undefined)
+      },
+    }
+  }
+
+  async #fillHandle(lease: FillLease, cache: CacheOutcome, head: boolean): Promise<BlobHandle> {
+    try {
+      const { size: announced } = await lease.fill.ready
+      // without a Content-Length upstream, the size is known once the fill is verified
+      if (announced === undefined) await lease.fill.verified
+      const size = lease.fill.size!
+      if (head) lease.release()
+      return {
+        cache,
+        size,
+        stream: (range) => lease.stream(range?.start ?? 0, range?.end),
+        release: lease.release,
+      }
+    } catch (err) {
+      lease.release()
+      throw err
+    }
+  }
+
+  #startFill(t: Target, auth: UpstreamAuth, digest: ParsedDigest): Fill {
+    const { store, index, metrics, log, now } = this.#opts
+    const d = digest.digest
+    const what = `blob ${d} of ${t.repository}`
+    const fill = new Fill({
+      digest,
+      store,
+      source: { upstream: t.upstream.key, repository: t.repository },
+      upstreamName: t.upstream.name,
+      maxResumes: this.#opts.maxResumes,
+      log: log.child({ component: 'fill', digest: d }),
+      fetch: (offset, handle) =>
+        t.upstream.request(
+          {
+            method: 'GET',
+            path: `/v2/${t.repository}/blobs/${d}`,
+            repository: t.repository,
+            auth,
+            notFound: 'BLOB_UNKNOWN',
+            what,
+            headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+          },
+          async (res) => {
+            // the upstream answered 2xx: it holds the digest in this repository
+            if (offset === 0) index.link(t.upstream.key, t.repository, [d], now())
+            await handle(res)
+          },
+        ),
+      translate: (err) => t.upstream.translate(err, what),
+      onBytes: (n) => metrics.bytesFromUpstream(t.upstream.name, n),
+      onSettled: (f) => {
+        if (this.#fills.get(d) === f) this.#fills.delete(d)
+      },
+    })
+    this.#fills.set(d, fill)
+    fill.verified.then(
+      () => log.debug({ digest: d, size: fill.size }, 'fill verified'),
+      (err: Error) =>
+        log.warn(
+          { digest: d, written: fill.written, err: { message: err.message, code: (err as { code?: string }).code } },
+          'fill failed',
+        ),
+    )
+    return fill
+  }
+
+  /** Asks the upstream whether it holds the digest in this repository (HEAD); links it and answers its size. */
+  async #confirm(t: Target, auth: UpstreamAuth, digest: ParsedDigest): Promise<number> {
+    const d = digest.digest
+    return t.upstream.request(
+      {
+        method: 'HEAD',
+        path: `/v2/${t.repository}/blobs/${d}`,
+        repository: t.repository,
+        auth,
+        notFound: 'BLOB_UNKNOWN',
+        what: `blob ${d} of ${t.repository}`,
+      },
+      async (res) => {
+        await res.body.dump()
+        const len = res.headers['content-length']
+        this.#opts.index.link(t.upstream.key, t.repository, [d], this.#opts.now())
+        if (typeof len !== 'string' || !/^\d+$/.test(len)) {
+          // the HEAD said yes but not how big; the size of what is cached (or a fill) will do
+          const e = this.#opts.store.entry(d)
+          if (e) return e.size
+          throw new OciError('BLOB_UNKNOWN', `upstream ${t.upstream.name} did not give the size of ${d}`)
+        }
+        return Number(len)
+      },
+    )
+  }
+}
+
+function noBody(): never {
+  throw new Error('a HEAD answer has no body')
+}
+
+function sameSource(fill: Fill, t: Target): boolean {
+  return fill.source.upstream === t.upstream.key && fill.source.repository === t.repository
+}

@@ -1,0 +1,394 @@
+import type { FileHandle } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import { StreamHasher, type ParsedDigest } from '../../oci/digest.ts'
+import { OciError } from '../../oci/errors.ts'
+import { UpstreamError } from '../errors.ts'
+import type { BlobStore, Reservation } from '../store/blob-store.ts'
+import type { UpstreamResponse } from '../upstream/upstream.ts'
+
+/** Reads from a fill's file in chunks of at most this many bytes (as the entry store reads). */
+const READ_CHUNK = 256 * 1024
+
+export interface FillOptions {
+  digest: ParsedDigest
+  store: BlobStore
+  /** Where the fill came from: a request for this repository of this upstream (by index key) started it. */
+  source: { upstream: string; repository: string }
+  /** The upstream's URL origin, for messages. */
+  upstreamName: string
+  /**
+   * Asks the upstream for the blob from `offset` (a Range request when > 0) and hands a 2xx response to `handle`,
+   * with the upstream's concurrency slot held until `handle` settles; failures arrive as translated errors.
+   */
+  fetch: (offset: number, handle: (res: UpstreamResponse) => Promise<void>) => Promise<void>
+  /** Turns a failure while reading the body into the error clients see (the upstream's translation). */
+  translate: (err: unknown) => Error
+  /** How many times a body that broke off may be resumed from where it stopped. */
+  maxResumes: number
+  log: Logger
+  /** Counts bytes as they arrive from the upstream. */
+  onBytes?: (n: number) => void
+  /** The fill's outcome is settled and it must no longer be found by new requests. */
+  onSettled: (fill: Fill) => void
+}
+
+type State = 'running' | 'verified' | 'failed'
+
+/**
+ * One upstream fetch of one blob, shared by every request for it. The bytes go to a temporary file as they arrive,
+ * hashed on the way; readers attach at any time, read the growing file from any offset and wait for more. Only
+ * after the digest and size check out does the file become an entry, and only then does any reader send the last
+ * byte of its response: a fill that fails (a broken or corrupt upstream body) ends every reader's stream with an
+ * error, so a client never receives a complete response with wrong bytes. The file is gone once it has failed.
+ */
+export class Fill {
+  readonly digest: string
+  readonly source: { upstream: string; repository: string }
+  /** Resolves with the blob's size (undefined when the upstream did not say) once the upstream answered 200. */
+  readonly ready: Promise<{ size: number | undefined }>
+  /** Resolves when the bytes are verified; rejects with the fill's error. */
+  readonly verified: Promise<void>
+  #state: State = 'running'
+  #error: Error | undefined
+  #size: number | undefined
+  #written = 0
+  #fh: FileHandle | undefined
+  #leases = 0
+  #finished = false
+  #wake: { promise: Promise<void>; resolve: () => void } = deferred()
+  readonly #opts: FillOptions
+  readonly #tmp: string
+  #resolveReady!: (v: { size: number | undefined }) => void
+  #rejectReady!: (err: Error) => void
+  #readyDone = false
+
+  constructor(opts: FillOptions) {
+    this.#opts = opts
+    this.digest = opts.digest.digest
+    this.source = opts.source
+    this.#tmp = opts.store.tmpPath()
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve
+      this.#rejectReady = reject
+    })
+    const verified = deferred()
+    this.verified = verified.promise
+    // nobody may be listening on either promise when the fill fails: never an unhandled rejection
+    this.ready.catch(() => undefined)
+    this.verified.catch(() => undefined)
+    void this.#run().then(verified.resolve, (err: Error) => {
+      verified.reject(err)
+    })
+  }
+
+  get state(): State {
+    return this.#state
+  }
+
+  get error(): Error | undefined {
+    return this.#error
+  }
+
+  get written(): number {
+    return this.#written
+  }
+
+  /** The size once known: from the upstream's Content-Length, else the verified byte count. */
+  get size(): number | undefined {
+    return this.#size ?? (this.#state === 'verified' ? this.#written : undefined)
+  }
+
+  /**
+   * Holds the fill's file open (and the digest pinned) for a reader-to-be; take it in the same tick as the lookup
+   * that found the fill, and either turn it into a stream or release it.
+   */
+  lease(): FillLease {
+    this.#leases++
+    const unpin = this.#opts.store.pin(this.digest)
+    let held = true
+    const release = () => {
+      if (!held) return
+      held = false
+      unpin()
+      this.#leases--
+      this.#maybeClose()
+    }
+    return {
+      fill: this,
+      stream: (start, endInclusive) => new FillReader(this, start, endInclusive, release),
+      release,
+    }
+  }
+
+  /** Bytes of a response ending before `endExclusive` that may be sent now: its last byte waits for verification. */
+  sendable(endExclusive: number): number {
+    const limit = Math.min(this.#written, endExclusive)
+    if (this.#state === 'verified') return limit
+    return limit === endExclusive ? limit - 1 : limit
+  }
+
+  /** Resolves at the next change: more bytes, verification or failure. */
+  changed(): Promise<void> {
+    return this.#wake.promise
+  }
+
+  async read(buf: Buffer, position: number): Promise<number> {
+    const { bytesRead } = await this.#fh!.read(buf, 0, buf.byteLength, position)
+    return bytesRead
+  }
+
+  #notify(): void {
+    const wake = this.#wake
+    this.#wake = deferred()
+    wake.resolve()
+  }
+
+  async #run(): Promise<void> {
+    const { store, log } = this.#opts
+    const hasher = new StreamHasher(this.#opts.digest.algorithm)
+    let reservation: Reservation | undefined
+    try {
+      this.#fh = await local(open(this.#tmp, 'wx+'))
+      for (let resumes = 0; ; resumes++) {
+        try {
+          await this.#opts.fetch(this.#written, async (res) => {
+            let skip = 0
+            if (!this.#readyDone) {
+              if (res.status !== 200) {
+                throw new UpstreamError(
+                  'UPSTREAM_INVALID',
+                  this.#opts.upstreamName,
+                  `upstream ${this.#opts.upstreamName} answered ${res.status} to a plain GET of ${this.digest}`,
+                )
+              }
+              this.#size = contentLength(res)
+              reservation = await local(store.reserve(this.#size ?? 0))
+              this.#readyDone = true
+              this.#resolveReady({ size: this.#size })
+            } else {
+              skip = this.#resumeOffset(res)
+            }
+            for await (const chunk of res.body as AsyncIterable<Buffer>) {
+              let data = chunk
+              if (skip > 0) {
+                const drop = Math.min(skip, data.byteLength)
+                skip -= drop
+                data = data.subarray(drop)
+                if (data.byteLength === 0) continue
+              }
+              if (this.#size !== undefined && this.#written + data.byteLength > this.#size) {
+                throw new UpstreamError(
+                  'UPSTREAM_INVALID',
+                  this.#opts.upstreamName,
+                  `upstream ${this.#opts.upstreamName} sent more than the ${this.#size} bytes it announced for ${this.digest}`,
+                )
+              }
+              hasher.update(data)
+              await local(writeAll(this.#fh!, data, this.#written))
+              this.#written += data.byteLength
+              this.#opts.onBytes?.(data.byteLength)
+              this.#notify()
+            }
+          })
+          break
+        } catch (err) {
+          // before the upstream answered there is nothing to resume: the request itself failed (and was retried)
+          const resumable =
+            this.#readyDone &&
+            !(err instanceof UpstreamError && err.code === 'UPSTREAM_INVALID') &&
+            !(err instanceof OciError) &&
+            !(err instanceof StoreError)
+          if (resumable && resumes < this.#opts.maxResumes) {
+            log.warn(
+              { digest: this.digest, written: this.#written, err: { message: (err as Error).message } },
+              'upstream body broke off; resuming',
+            )
+            continue
+          }
+          throw err
+        }
+      }
+      if (this.#size !== undefined && this.#written !== this.#size) {
+        throw new UpstreamError(
+          'UPSTREAM_INVALID',
+          this.#opts.upstreamName,
+          `upstream ${this.#opts.upstreamName} sent ${this.#written} of the ${this.#size} bytes it announced for ${this.digest}`,
+        )
+      }
+      const found = hasher.digest()
+      if (found !== this.digest) {
+        throw new UpstreamError(
+          'UPSTREAM_INVALID',
+          this.#opts.upstreamName,
+          `upstream ${this.#opts.upstreamName} sent bytes that hash to ${found}, not ${this.digest}`,
+          {
+            detail: { expected: this.digest, found },
+          },
+        )
+      }
+      try {
+        // readers keep reading through the open handle, whatever becomes of the path
+        await store.commit(this.#tmp, { digest: this.digest, size: this.#written, mediaType: null }, reservation)
+      } catch (err) {
+        log.error({ err, digest: this.digest }, 'could not keep a verified blob; it was served but not cached')
+      }
+      // the last bytes go out after the commit: a client holding the whole blob can count on the entry existing
+      this.#state = 'verified'
+      this.#notify()
+    } catch (err) {
+      // the cache's own disk failing is a 500 of ours, not the upstream's fault
+      const error = err instanceof StoreError ? err : this.#opts.translate(err)
+      this.#error = error
+      this.#state = 'failed'
+      // out of the single-flight map before anyone hears of the failure, so a retry starts a fresh fill
+      this.#opts.onSettled(this)
+      this.#notify()
+      if (!this.#readyDone) this.#rejectReady(error)
+      await rm(this.#tmp, { force: true })
+      throw error
+    } finally {
+      reservation?.release()
+      this.#finished = true
+      this.#opts.onSettled(this)
+      this.#maybeClose()
+    }
+  }
+
+  /** Where a resumed response starts: 206 must continue at our offset; a 200 repeats what we have (skipped). */
+  #resumeOffset(res: UpstreamResponse): number {
+    if (res.status === 200) return this.#written
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''))
+    if (
+      res.status !== 206 ||
+      !m ||
+      Number(m[1]) !== this.#written ||
+      (m[3] !== '*' && this.#size !== undefined && Number(m[3]) !== this.#size)
+    ) {
+      throw new UpstreamError(
+        'UPSTREAM_INVALID',
+        this.#opts.upstreamName,
+        `upstream ${this.#opts.upstreamName} answered a resume of ${this.digest} at ${this.#written} with ${res.status} ${res.headers['content-range'] ?? ''}`,
+      )
+    }
+    return 0
+  }
+
+  #maybeClose(): void {
+    if (this.#finished && this.#leases === 0 && this.#fh) {
+      const fh = this.#fh
+      this.#fh = undefined
+      fh.close().catch(() => undefined)
+    }
+  }
+}
+
+/** A reader's hold on a fill: turn it into a stream (which releases it when it ends) or release it. */
+export interface FillLease {
+  fill: Fill
+  /** A stream of bytes `start`..`endInclusive` (to the end when undefined); it owns the lease from here. */
+  stream(start: number, endInclusive: number | undefined): Readable
+  release(): void
+}
+
+/** Streams part of a fill as its bytes arrive; errors (and so cuts the response) if the fill fails. */
+class FillReader extends Readable {
+  readonly #fill: Fill
+  readonly #end: number | undefined
+  readonly #release: () => void
+  #pos: number
+  #busy = false
+
+  constructor(fill: Fill, start: number, endInclusive: number | undefined, release: () => void) {
+    super({ highWaterMark: READ_CHUNK })
+    this.#fill = fill
+    this.#pos = start
+    this.#end = endInclusive === undefined ? undefined : endInclusive + 1
+    this.#release = release
+  }
+
+  override _read(): void {
+    void this.#pump()
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#release()
+    cb(err)
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#busy) return
+    this.#busy = true
+    try {
+      for (;;) {
+        if (this.destroyed) return
+        const fill = this.#fill
+        if (fill.state === 'failed') {
+          this.destroy(fill.error ?? new Error('fill failed'))
+          return
+        }
+        const size = fill.size
+        const end = Math.min(this.#end ?? Infinity, size ?? Infinity)
+        if (fill.state === 'verified' && this.#pos >= end) {
+          this.push(null)
+          return
+        }
+        const limit = fill.sendable(end)
+        if (this.#pos < limit) {
+          const buf = Buffer.allocUnsafe(Math.min(limit - this.#pos, READ_CHUNK))
+          const n = await fill.read(buf, this.#pos)
+          if (this.destroyed) return
+          if (n <= 0) throw new Error(`short read of a fill at ${this.#pos}`)
+          this.#pos += n
+          if (!this.push(n === buf.byteLength ? buf : buf.subarray(0, n))) return
+          continue
+        }
+        await fill.changed()
+      }
+    } catch (err) {
+      this.destroy(err as Error)
+    } finally {
+      this.#busy = false
+    }
+  }
+}
+
+/** A failure of the cache's own disk while filling (no space, say). */
+class StoreError extends Error {
+  constructor(cause: unknown) {
+    super(`cache store: ${(cause as Error | undefined)?.message ?? String(cause)}`, { cause })
+    this.name = 'StoreError'
+  }
+}
+
+async function local<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p
+  } catch (err) {
+    throw new StoreError(err)
+  }
+}
+
+/** Writes all of `data` at `position` (a write may take fewer bytes than offered). */
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < data.byteLength;) {
+    const { bytesWritten } = await fh.write(data, off, data.byteLength - off, position + off)
+    off += bytesWritten
+  }
+}
+
+function contentLength(res: UpstreamResponse): number | undefined {
+  const v = res.headers['content-length']
+  return typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}

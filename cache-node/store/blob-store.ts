@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto'
+import { createReadStream, type ReadStream } from 'node:fs'
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { Logger } from 'pino'
+import { DIGEST_ALGORITHMS, parseDigest } from '../../oci/digest.ts'
+import type { Entry, IndexDb } from './index-db.ts'
+
+export interface BlobStoreOptions {
+  /** The data folder: files go to `blobs/`, fills in progress to `tmp/`. */
+  dir: string
+  index: IndexDb
+  /** The byte cap on entries (CACHE_MAX_BYTES). */
+  maxBytes: number
+  /** fsync a file before it becomes an entry, so a power cut never leaves an entry with wrong bytes. */
+  fsync: boolean
+  now: () => number
+  log: Logger
+  /** Called for every entry evicted to make room. */
+  onEvict?: (digest: string, size: number) => void
+}
+
+/** Room held for a fill in flight until its bytes become an entry or are dropped. */
+export interface Reservation {
+  readonly bytes: number
+  release(): void
+}
+
+/** What start-up repair found and fixed. */
+export interface RepairReport {
+  /** Files with no index row (a crash between rename and insert), or whose size disagrees with their row. */
+  filesRemoved: number
+  /** Index rows whose file is gone. */
+  entriesRemoved: number
+  /** Leftovers of fills that were running when the process stopped. */
+  tmpRemoved: number
+}
+
+/**
+ * Content-addressed files under a byte cap, least-recently-used first out. Only verified content becomes an
+ * entry (fills write to `tmp/` and commit by rename). Pinned digests (being read) are never evicted; a fill
+ * reserves its size before writing so the cap holds once fills complete.
+ */
+export class BlobStore {
+  readonly root: string
+  readonly tmpDir: string
+  readonly maxBytes: number
+  readonly #index: IndexDb
+  readonly #fsync: boolean
+  readonly #now: () => number
+  readonly #log: Logger
+  readonly #onEvict: (digest: string, size: number) => void
+  readonly #pins = new Map<string, number>()
+  #used = 0
+  #reserved = 0
+
+  constructor(opts: BlobStoreOptions) {
+    this.root = join(opts.dir, 'blobs')
+    this.tmpDir = join(opts.dir, 'tmp')
+    this.maxBytes = opts.maxBytes
+    this.#index = opts.index
+    this.#fsync = opts.fsync
+    this.#now = opts.now
+    this.#log = opts.log
+    this.#onEvict = opts.onEvict ?? (() => undefined)
+  }
+
+  /** Makes the index and the files agree (a crash may leave either without the other), then applies the cap. */
+  async init(): Promise<RepairReport> {
+    const report: RepairReport = { filesRemoved: 0, entriesRemoved: 0, tmpRemoved: 0 }
+    await mkdir(this.tmpDir, { recursive: true })
+    for (const f of await readdir(this.tmpDir)) {
+      await rm(join(this.tmpDir, f), { recursive: true, force: true })
+      report.tmpRemoved++
+    }
+    const rows = new Map(this.#index.all().map((r) => [r.digest, r.size]))
+    const seen = new Set<string>()
+    for (const alg of Object.keys(DIGEST_ALGORITHMS)) {
+      for (const { digest, path } of await listFiles(join(this.root, alg), alg)) {
+        const size = rows.get(digest)
+        if (size !== undefined && (await stat(path)).size === size) {
+          seen.add(digest)
+          continue
+        }
+        await rm(path, { force: true })
+        report.filesRemoved++
+      }
+    }
+    const missing = [...rows.keys()].filter((d) => !seen.has(d))
+    this.#index.remove(missing)
+    report.entriesRemoved = missing.length
+    this.#index.pruneLinks(this.#now() - 7 * 24 * 3_600_000)
+    this.#used = this.#index.usedBytes()
+    // the cap may have been lowered since the last start
+    await this.#evict(this.#pickVictims(0))
+    return report
+  }
+
+  get usedBytes(): number {
+    return this.#used
+  }
+
+  get reservedBytes(): number {
+    return this.#reserved
+  }
+
+  path(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest)
+    return join(this.root, algorithm, hex.slice(0, 2), hex)
+  }
+
+  /** A fresh path in the temporary folder (same filesystem as the entries, so commit is an atomic rename). */
+  tmpPath(): string {
+    return join(this.tmpDir, `${randomBytes(12).toString('hex')}.part`)
+  }
+
+  entry(digest: string): Entry | undefined {
+    return this.#index.entry(digest)
+  }
+
+  /**
+   * Marks a digest as being read: eviction skips it until the returned function is called (once per pin).
+   * Taken in the same tick as the lookup that found the entry, so nothing can evict it in between.
+   */
+  pin(digest: string): () => void {
+    this.#pins.set(digest, (this.#pins.get(digest) ?? 0) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const n = (this.#pins.get(digest) ?? 1) - 1
+      if (n <= 0) this.#pins.delete(digest)
+      else this.#pins.set(digest, n)
+    }
+  }
+
+  isPinned(digest: string): boolean {
+    return this.#pins.has(digest)
+  }
+
+  /** Records a read (LRU order and hit count). */
+  touch(digest: string): void {
+    this.#index.touch(digest, this.#now())
+  }
+
+  /**
+   * Opens an entry's file for reading; undefined (and the entry forgotten) when the file went missing behind the
+   * index's back, so the caller can fill it again instead of failing mid-response. Hold a pin while reading.
+   */
+  async openFile(digest: string): Promise<FileHandle | undefined> {
+    try {
+      return await open(this.path(digest), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      this.#log.error({ digest }, 'cached file missing; entry dropped')
+      this.drop(digest)
+      return undefined
+    }
+  }
+
+  /** A stream over an opened entry (`end` inclusive); it closes the file when done. */
+  stream(file: FileHandle, range?: { start: number; end: number }): ReadStream {
+    // 256 KiB reads, as the origin's store: few syscalls, modest memory per concurrent download
+    return createReadStream('', { fd: file, ...range, highWaterMark: 256 * 1024 })
+  }
+
+  /** Forgets an entry whose file went missing behind the index's back (the next request fills it again). */
+  drop(digest: string): void {
+    const e = this.#index.entry(digest)
+    if (!e) return
+    this.#index.remove([digest])
+    this.#used -= e.size
+  }
+
+  async readBytes(digest: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.path(digest))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+  }
+
+  /** Holds room for a fill of `bytes` (0 when the size is unknown), evicting what is least recently used. */
+  async reserve(bytes: number): Promise<Reservation> {
+    const victims = this.#pickVictims(bytes)
+    this.#reserved += bytes
+    let held = true
+    const reservation = {
+      bytes,
+      release: () => {
+        if (!held) return
+        held = false
+        this.#reserved -= bytes
+      },
+    }
+    await this.#evict(victims)
+    return reservation
+  }
+
+  /**
+   * Makes a verified file the entry for `digest`: the file is renamed into place and the index row inserted
+   * (in that order: a crash in between leaves a file without a row, which start-up removes). Answers false when
+   * the cap leaves no room even after evicting everything that is not being read: the file is then removed and
+   * the bytes are served to the readers attached to the fill but not kept.
+   */
+  async commit(
+    file: string,
+    e: { digest: string; size: number; mediaType: string | null },
+    reservation?: Reservation,
+  ): Promise<boolean> {
+    reservation?.release()
+    if (this.#index.entry(e.digest)) {
+      await rm(file, { force: true })
+      return true
+    }
+    const victims = this.#pickVictims(e.size)
+    if (victims === undefined) {
+      await rm(file, { force: true })
+      this.#log.warn(
+        { digest: e.digest, size: e.size, maxBytes: this.maxBytes },
+        'no room under the cap: served, not kept',
+      )
+      return false
+    }
+    // the room is ours from here: count it before any await, so concurrent commits see it taken
+    this.#used += e.size
+    try {
+      await this.#evict(victims)
+      const target = this.path(e.digest)
+      await mkdir(dirname(target), { recursive: true })
+      if (this.#fsync) await fsyncPath(file)
+      await rename(file, target)
+      if (this.#fsync) await fsyncPath(dirname(target))
+      this.#index.insert(e, this.#now())
+      return true
+    } catch (err) {
+      this.#used -= e.size
+      await rm(file, { force: true })
+      throw err
+    }
+  }
+
+  /** Stores small verified content (a manifest) as an entry. */
+  async put(e: { digest: string; mediaType: string | null }, bytes: Buffer): Promise<boolean> {
+    if (this.#index.entry(e.digest)) return true
+    const file = this.tmpPath()
+    await writeFile(file, bytes)
+    return this.commit(file, { ...e, size: bytes.byteLength })
+  }
+
+  /**
+   * Chooses least-recently-used entries to evict so that entries, the room reserved by fills and `bytes` fit
+   * under the cap; pinned entries are skipped. Victims leave the index and the byte count at once (before any
+   * await), so concurrent callers never pick the same room twice. Answers undefined, evicting nothing, when even
+   * evicting every unpinned entry would not make room for `bytes` itself: emptying the cache would not help.
+   */
+  #pickVictims(bytes: number): { digest: string; size: number }[] | undefined {
+    const fits = (used: number) => used + this.#reserved + bytes <= this.maxBytes
+    const victims: { digest: string; size: number }[] = []
+    let used = this.#used
+    if (!fits(used)) {
+      for (const e of this.#index.leastRecentlyUsed()) {
+        if (this.#pins.has(e.digest)) continue
+        victims.push(e)
+        used -= e.size
+        if (fits(used)) break
+      }
+    }
+    if (used + bytes > this.maxBytes) return undefined
+    if (victims.length > 0) {
+      this.#index.remove(victims.map((v) => v.digest))
+      this.#used = used
+    }
+    return victims
+  }
+
+  async #evict(victims: { digest: string; size: number }[] | undefined): Promise<void> {
+    for (const v of victims ?? []) {
+      await rm(this.path(v.digest), { force: true })
+      this.#onEvict(v.digest, v.size)
+      this.#log.info({ digest: v.digest, size: v.size }, 'evicted')
+    }
+  }
+}
+
+async function listFiles(dir: string, algorithm: string): Promise<{ digest: string; path: string }[]> {
+  const out: { digest: string; path: string }[] = []
+  let shards: string[]
+  try {
+    shards = await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out
+    throw err
+  }
+  for (const shard of shards) {
+    for (const name of await readdir(join(dir, shard))) {
+      out.push({ digest: `${algorithm}:${name}`, path: join(dir, shard, name) })
+    }
+  }
+  return out
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}

@@ -1,0 +1,369 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pLimit, { type LimitFunction } from 'p-limit'
+import type { Logger } from 'pino'
+import { Pool, type Dispatcher } from 'undici'
+import { parseBearerChallenge } from '../../oci/challenge.ts'
+import { OCI_ERRORS, OciError, type OciErrorCode } from '../../oci/errors.ts'
+import type { UpstreamConfig } from '../config.ts'
+import { UpstreamError } from '../errors.ts'
+import { ForeignTokens } from './foreign-tokens.ts'
+
+/** How a request authenticates upstream: the caller's own bearer token (wharf upstreams), or anonymously. */
+export type UpstreamAuth = { kind: 'forward'; authorization: string | undefined } | { kind: 'anonymous' }
+
+export interface UpstreamRequest {
+  method: 'GET' | 'HEAD'
+  /** `/v2/...`, query included. */
+  path: string
+  /** The upstream-side repository (the scope of a foreign token). */
+  repository: string
+  headers?: Record<string, string>
+  auth: UpstreamAuth
+  /** The error a 404 becomes when the upstream's body names none: BLOB_UNKNOWN, MANIFEST_UNKNOWN or NAME_UNKNOWN. */
+  notFound: OciErrorCode
+  /** What is asked for, in error messages ("blob sha256:… of library/busybox"). */
+  what: string
+  /** Retry 5xx answers and connection failures (default true). */
+  retry?: boolean
+}
+
+export interface UpstreamResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Dispatcher.ResponseData['body']
+}
+
+export interface UpstreamOptions {
+  /** Requests in flight at once; more wait their turn. */
+  concurrency: number
+  timeoutMs: number
+  retries: number
+  /** Follows redirects to other hosts (CDNs) and reaches foreign token realms. */
+  agent: Dispatcher
+  log: Logger
+  now: () => number
+  /** For a wharf upstream: the token realm it must challenge with before it is sent any caller's token. */
+  expectedRealm?: () => Promise<string>
+  /** Pause before retry n (1-based), in milliseconds. */
+  backoffMs?: (attempt: number) => number
+}
+
+const MAX_REDIRECTS = 5
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+const UNTRUSTED_RECHECK_MS = 60_000
+
+/**
+ * One upstream registry: an undici Pool, a p-limit bound on requests in flight, retries of idempotent requests
+ * that failed before their body, redirects followed (without Authorization across hosts), anonymous token
+ * dances with foreign registries, and the one place where upstream failures become the errors clients see.
+ */
+export class Upstream {
+  readonly key: string
+  readonly url: URL
+  readonly kind: 'wharf' | 'foreign'
+  /** The URL's origin, as messages and metrics name the upstream. */
+  readonly name: string
+  readonly #pool: Pool
+  readonly #limit: LimitFunction
+  readonly #opts: UpstreamOptions
+  readonly #tokens: ForeignTokens
+  #trusted: Promise<void> | undefined
+  #untrustedAt = 0
+
+  constructor(cfg: UpstreamConfig, opts: UpstreamOptions) {
+    this.key = cfg.key
+    this.url = cfg.url
+    this.kind = cfg.kind
+    this.name = cfg.url.origin
+    this.#opts = opts
+    this.#limit = pLimit(opts.concurrency)
+    this.#pool = new Pool(cfg.url.origin, {
+      connections: opts.concurrency,
+      keepAliveTimeout: 30_000,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      connect: { timeout: Math.min(opts.timeoutMs, 30_000) },
+    })
+    this.#tokens = new ForeignTokens({
+      agent: opts.agent,
+      now: opts.now,
+      upstream: this.name,
+      timeoutMs: opts.timeoutMs,
+    })
+  }
+
+  /** Requests holding one of the concurrency slots now. */
+  get active(): number {
+    return this.#limit.activeCount
+  }
+
+  /** Requests waiting for a slot. */
+  get queued(): number {
+    return this.#limit.pendingCount
+  }
+
+  /**
+   * Sends a request and hands a 2xx response to `handle`, which must consume or dump the body; the request's
+   * concurrency slot is held until `handle` settles, so a fill counts against the bound for as long as it
+   * streams. Any other answer, and any network failure, is thrown as the OciError or UpstreamError the client
+   * should see. Failures before the body are retried; errors thrown by `handle` are not.
+   */
+  request<T>(req: UpstreamRequest, handle: (res: UpstreamResponse) => Promise<T>): Promise<T> {
+    return this.#limit(async () => {
+      if (req.auth.kind === 'forward' && req.auth.authorization) await this.#ensureTrusted()
+      const retries = req.retry === false ? 0 : this.#opts.retries
+      for (let attempt = 0; ; attempt++) {
+        let res: UpstreamResponse
+        try {
+          res = await this.#send(req)
+        } catch (err) {
+          const translated = this.translate(err, req.what)
+          if (attempt < retries && translated instanceof UpstreamError && translated.code !== 'UPSTREAM_INVALID') {
+            this.#opts.log.warn(
+              { upstream: this.name, path: req.path, attempt: attempt + 1, err: { message: translated.message } },
+              'upstream request failed; retrying',
+            )
+            await sleep(this.#backoff(attempt + 1))
+            continue
+          }
+          throw translated
+        }
+        if (res.status >= 200 && res.status < 300) return handle(res)
+        const text = await readSmall(res.body)
+        if (res.status >= 500 && attempt < retries) {
+          this.#opts.log.warn(
+            { upstream: this.name, path: req.path, status: res.status, attempt: attempt + 1 },
+            'upstream answered 5xx; retrying',
+          )
+          await sleep(this.#backoff(attempt + 1))
+          continue
+        }
+        throw this.#statusError(res, text, req)
+      }
+    })
+  }
+
+  /** Turns a network or undici failure into the UpstreamError a client sees (errors already translated pass). */
+  translate(err: unknown, what: string): Error {
+    if (err instanceof OciError || err instanceof UpstreamError) return err
+    const code = (err as { code?: string } | undefined)?.code ?? ''
+    if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      return new UpstreamError(
+        'UPSTREAM_TIMEOUT',
+        this.name,
+        `upstream ${this.name} did not answer in time for ${what} (${code})`,
+        { cause: err },
+      )
+    }
+    const reason = code || (err as Error | undefined)?.message || 'unknown error'
+    return new UpstreamError(
+      'UPSTREAM_UNAVAILABLE',
+      this.name,
+      `upstream ${this.name} could not be reached for ${what} (${reason})`,
+      { cause: err },
+    )
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close()
+  }
+
+  async #send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { 'user-agent': 'wharf-cache', ...req.headers }
+    const scope = `repository:${req.repository}:pull`
+    if (req.auth.kind === 'forward') {
+      if (req.auth.authorization) headers.authorization = req.auth.authorization
+    } else {
+      // a registry that challenged before will again: ask its realm for this scope's token up front
+      const known = this.#tokens.knownChallenge
+      const token = this.#tokens.cached(scope) ?? (known ? await this.#tokens.fetch(known, scope) : undefined)
+      if (token) headers.authorization = `Bearer ${token}`
+    }
+    let res = await this.#follow(req.method, req.path, headers)
+    if (res.status === 401 && req.auth.kind === 'anonymous') {
+      // the token dance: a foreign registry names its realm in the challenge; ask it for an anonymous token once
+      const challenge = parseBearerChallenge(res.headers['www-authenticate'])
+      if (challenge) {
+        await res.body.dump()
+        const token = await this.#tokens.fetch(challenge, challenge.scope ?? scope)
+        res = await this.#follow(req.method, req.path, { ...headers, authorization: `Bearer ${token}` })
+      }
+    }
+    return res
+  }
+
+  /** One request, following redirects; Authorization is dropped when a redirect leaves the upstream's origin. */
+  async #follow(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>): Promise<UpstreamResponse> {
+    let url = new URL(path, this.url)
+    let hdrs = headers
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = url.origin === this.url.origin
+      const dispatcher: Dispatcher = sameOrigin ? this.#pool : this.#opts.agent
+      const res = await dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers: hdrs,
+        headersTimeout: this.#opts.timeoutMs,
+        bodyTimeout: this.#opts.timeoutMs,
+      })
+      const location = res.headers.location
+      if (!REDIRECTS.has(res.statusCode) || typeof location !== 'string') {
+        return { status: res.statusCode, headers: res.headers, body: res.body }
+      }
+      await res.body.dump()
+      if (hop >= MAX_REDIRECTS) {
+        throw new UpstreamError(
+          'UPSTREAM_INVALID',
+          this.name,
+          `upstream ${this.name} redirected more than ${MAX_REDIRECTS} times`,
+        )
+      }
+      url = new URL(location, url)
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new UpstreamError('UPSTREAM_INVALID', this.name, `upstream ${this.name} redirected to a non-HTTP URL`)
+      }
+      if (url.origin !== this.url.origin) {
+        hdrs = Object.fromEntries(Object.entries(hdrs).filter(([k]) => k.toLowerCase() !== 'authorization'))
+      }
+    }
+  }
+
+  #statusError(res: UpstreamResponse, text: string, req: UpstreamRequest): Error {
+    const status = res.status
+    const upstreamCode = firstOciCode(text)
+    const said = upstreamMessage(text)
+    const suffix = said ? `: ${said}` : ''
+    if (status === 404) {
+      const code =
+        upstreamCode === 'BLOB_UNKNOWN' || upstreamCode === 'MANIFEST_UNKNOWN' || upstreamCode === 'NAME_UNKNOWN'
+          ? upstreamCode
+          : req.notFound
+      return new OciError(code, `${req.what} is not known upstream (${this.name})${suffix}`, { status: 404 })
+    }
+    if (status === 401) {
+      if (this.kind === 'foreign') {
+        return new OciError(
+          'DENIED',
+          `upstream ${this.name} does not serve ${req.what} anonymously; this cache only serves what a foreign registry gives everybody`,
+        )
+      }
+      return new OciError('UNAUTHORIZED', `upstream ${this.name} refused the token for ${req.what}${suffix}`)
+    }
+    if (status === 403) return new OciError('DENIED', `upstream ${this.name} denied access to ${req.what}${suffix}`)
+    if (status === 429) {
+      const retryAfter = res.headers['retry-after']
+      return new OciError('TOOMANYREQUESTS', `upstream ${this.name} is rate-limiting this cache${suffix}`, {
+        headers: typeof retryAfter === 'string' ? { 'Retry-After': retryAfter } : {},
+      })
+    }
+    if (status >= 400 && status < 500 && upstreamCode && upstreamCode in OCI_ERRORS) {
+      return new OciError(upstreamCode as OciErrorCode, `upstream ${this.name} refused ${req.what}${suffix}`, {
+        status,
+      })
+    }
+    if (status >= 500) {
+      return new UpstreamError(
+        'UPSTREAM_UNAVAILABLE',
+        this.name,
+        `upstream ${this.name} answered ${status} for ${req.what}${suffix}`,
+        { detail: { status } },
+      )
+    }
+    return new UpstreamError(
+      'UPSTREAM_INVALID',
+      this.name,
+      `upstream ${this.name} answered an unexpected ${status} for ${req.what}${suffix}`,
+      { detail: { status } },
+    )
+  }
+
+  /**
+   * A caller's token goes only to a registry that trusts the same origin: its own challenge must name the origin's
+   * token realm (the origin itself, or a Wharf cache in front of it). Checked once; a registry found untrusted is
+   * checked again after a minute. This keeps a misconfigured CACHE_UPSTREAM_URL from receiving users' tokens.
+   */
+  #ensureTrusted(): Promise<void> {
+    const expected = this.#opts.expectedRealm
+    if (!expected) return Promise.resolve()
+    if (this.#trusted && this.#untrustedAt !== 0 && this.#opts.now() - this.#untrustedAt > UNTRUSTED_RECHECK_MS)
+      this.#trusted = undefined
+    if (!this.#trusted) {
+      const check = (async () => {
+        const realm = await expected()
+        let res: UpstreamResponse
+        try {
+          res = await this.#follow('GET', '/v2/', { 'user-agent': 'wharf-cache' })
+        } catch (err) {
+          throw this.translate(err, 'its /v2/ challenge')
+        }
+        await res.body.dump()
+        const challenge = parseBearerChallenge(res.headers['www-authenticate'])
+        if (res.status !== 200 && res.status !== 401) {
+          // not a verdict: a parent cache that cannot reach the origin yet answers 502, say
+          throw new UpstreamError(
+            'UPSTREAM_UNAVAILABLE',
+            this.name,
+            `upstream ${this.name} answered ${res.status} to GET /v2/`,
+          )
+        }
+        if (res.status !== 401 || challenge?.realm !== realm) {
+          this.#untrustedAt = this.#opts.now()
+          throw new UpstreamError(
+            'UPSTREAM_UNTRUSTED',
+            this.name,
+            `upstream ${this.name} does not take the origin's tokens (its /v2/ answered ${res.status} with realm "${challenge?.realm ?? ''}", not "${realm}"); ` +
+              'list other registries in CACHE_UPSTREAMS, and use CACHE_UPSTREAM_URL only for the origin or a Wharf cache',
+          )
+        }
+        this.#untrustedAt = 0
+      })()
+      this.#trusted = check
+      // a failure to reach it (not a verdict) is not remembered
+      check.catch((err: unknown) => {
+        if (!(err instanceof UpstreamError && err.code === 'UPSTREAM_UNTRUSTED') && this.#trusted === check)
+          this.#trusted = undefined
+      })
+    }
+    return this.#trusted
+  }
+
+  #backoff(attempt: number): number {
+    return this.#opts.backoffMs ? this.#opts.backoffMs(attempt) : Math.min(100 * 4 ** (attempt - 1), 2000)
+  }
+}
+
+/** At most 64 KiB of an error body, as text; the rest is discarded. */
+async function readSmall(body: UpstreamResponse['body']): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  try {
+    for await (const chunk of body) {
+      if (size < 65536) chunks.push(chunk as Buffer)
+      size += (chunk as Buffer).byteLength
+    }
+  } catch {
+    // a broken error body still leaves the status to report
+  }
+  return Buffer.concat(chunks).subarray(0, 65536).toString('utf8')
+}
+
+function parseErrors(text: string): { code?: unknown; message?: unknown }[] {
+  try {
+    const doc = JSON.parse(text) as { errors?: unknown }
+    return Array.isArray(doc.errors) ? (doc.errors as { code?: unknown; message?: unknown }[]) : []
+  } catch {
+    return []
+  }
+}
+
+function firstOciCode(text: string): string | undefined {
+  const code = parseErrors(text)[0]?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+function upstreamMessage(text: string): string | undefined {
+  const message = parseErrors(text)[0]?.message
+  return typeof message === 'string' && message ? message.slice(0, 200) : undefined
+}
