@@ -68,12 +68,23 @@ try {
     },
     /^WHARF_ORIGIN_READY (\S+)$/,
   )
+  const cacheHost = await start(
+    'cache-node',
+    {
+      CACHE_LISTEN: process.env.CACHE_LISTEN ?? '127.0.0.1:5001',
+      CACHE_DATA_DIR: process.env.CACHE_DATA_DIR ?? join(dataDir, 'cache'),
+      CACHE_ORIGIN_URL: `http://${originHost}`,
+      CACHE_LOG_LEVEL: process.env.CACHE_LOG_LEVEL ?? 'warn',
+    },
+    /^WHARF_CACHE_READY (\S+)$/,
+  )
   const user = process.env.ORIGIN_ADMIN_USER ?? 'admin'
   const pw = admin.password ?? '<admin password>'
   console.log(`
 Wharf is running.
 
   origin   http://${originHost}   (data in ${originDataDir})
+  cache    http://${cacheHost}   (a pull-through cache of the origin; data in ${process.env.CACHE_DATA_DIR ?? join(dataDir, 'cache')})
   admin    ${user} / ${admin.password ?? '(not shown)'}   (${admin.note})
 
 Log in and push with docker (127.0.0.0/8 is an insecure registry to docker by default, so plain HTTP works):
@@ -82,6 +93,11 @@ Log in and push with docker (127.0.0.0/8 is an insecure registry to docker by de
   DOCKER_BUILDKIT=0 docker build -t ${originHost}/${user}/hello:1 hello
   docker push ${originHost}/${user}/hello:1
   docker pull ${originHost}/${user}/hello:1
+
+Pull the same image through the cache (log in there with the same credentials; tokens come from the origin):
+  echo '${pw}' | docker login ${cacheHost} -u ${user} --password-stdin
+  docker pull ${cacheHost}/${user}/hello:1
+  curl -s http://${cacheHost}/metrics | grep wharf_cache_bytes
 
 podman and skopeo need --tls-verify=false for plain HTTP:
   echo '${pw}' | podman login --tls-verify=false ${originHost} -u ${user} --password-stdin
