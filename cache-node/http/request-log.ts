@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.ts'
 import type { AppEnv } from './env.ts'
-import { setResponseHeader } from './node-io.ts'
+import { setResponseHeader } from '../../lib/node-io.ts'
 
 /**
  * Gives each request a child logger and writes one completion line when the response is done: method, path,

@@ -8,7 +8,7 @@ import { assertName, parseReference } from '../../oci/reference.ts'
 import type { CacheAccess } from '../auth/access.ts'
 import { UpstreamError } from '../errors.ts'
 import type { AppEnv } from '../http/env.ts'
-import { sendStream, setResponseHeader } from '../http/node-io.ts'
+import { sendStream, setResponseHeader, type SendStreamOptions } from '../../lib/node-io.ts'
 import type { Metrics } from '../metrics.ts'
 import type { BlobService } from '../services/blobs.ts'
 import type { ListingService } from '../services/listings.ts'
@@ -105,9 +105,10 @@ export function v2Routes(deps: V2Deps) {
           'Content-Range': `bytes ${start}-${end}/${handle.size}`,
         },
         handle.stream(range.range),
+        counted(c),
       )
     }
-    return sendStream(c, 200, { ...headers, 'Content-Length': String(handle.size) }, handle.stream())
+    return sendStream(c, 200, { ...headers, 'Content-Length': String(handle.size) }, handle.stream(), counted(c))
   })
 
   v2.on(['GET', 'HEAD'], '/:name{.+}/manifests/:reference', async (c) => {
@@ -183,4 +184,16 @@ export function v2Routes(deps: V2Deps) {
   }
 
   return v2
+}
+
+/** Counts a streamed body into the request's record (log line and metrics), and logs a response cut short. */
+function counted(c: Context<AppEnv>): SendStreamOptions {
+  const served = c.var.served
+  return {
+    onChunk: (bytes) => {
+      served.bytes += bytes
+    },
+    onCutShort: (err) =>
+      c.var.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'response cut short'),
+  }
 }

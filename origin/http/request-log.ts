@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { AppEnv } from './env.ts'
-import { setResponseHeader } from './node-io.ts'
+import { setResponseHeader } from '../../lib/node-io.ts'
 
 /**
  * Gives each request a child logger and writes one completion line when the response is done: method, route,

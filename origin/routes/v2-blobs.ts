@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { OciError } from '../../oci/errors.ts'
 import { parseRangeHeader } from '../../oci/range.ts'
 import { assertName } from '../../oci/reference.ts'
-import { clientAddress, sendStream } from '../http/node-io.ts'
+import { clientAddress, sendStream } from '../../lib/node-io.ts'
 import type { AppEnv } from '../http/env.ts'
 import type { V2Deps } from './v2.ts'
 

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { OciError } from '../../oci/errors.ts'
 import { MAX_MANIFEST_BYTES } from '../../oci/manifest.ts'
 import { assertName, isValidTag } from '../../oci/reference.ts'
-import { clientAddress, readLimited, requestBody } from '../http/node-io.ts'
+import { clientAddress, readLimited, requestBody } from '../../lib/node-io.ts'
 import type { AppEnv } from '../http/env.ts'
 import type { V2Deps } from './v2.ts'
 

@@ -28,24 +28,36 @@ export function setResponseHeader(c: Context, name: string, value: string): void
   else c.header(name, value)
 }
 
+export interface SendStreamOptions {
+  /** Called with each body chunk's size as it leaves (byte counters). */
+  onChunk?: (bytes: number) => void
+  /** Called when the stream fails after the headers are out; the connection is destroyed either way. */
+  onCutShort?: (err: unknown) => void
+}
+
 /**
- * Sends a stream as the response. On the Node server the file stream is piped straight into the socket (no
- * web-stream adapter on the hot path); a client that goes away destroys the file stream with it.
+ * Sends a stream as the response. On the Node server the stream is piped straight into the socket (no web-stream
+ * adapter on the hot path) and the headers leave at once, before the first body bytes (a cache's fill may still be
+ * waiting for its upstream). A stream that fails after the headers are out destroys the connection, so the client
+ * sees a cut response, never a complete wrong one; a client that goes away destroys the stream.
  */
 export async function sendStream(
   c: Context,
   status: number,
   headers: Record<string, string>,
   stream: Readable,
+  opts: SendStreamOptions = {},
 ): Promise<Response> {
+  const { onChunk, onCutShort } = opts
+  if (onChunk) stream.on('data', (chunk: Buffer) => onChunk(chunk.byteLength))
   const outgoing = (c as NodeContext).env?.outgoing
   if (!outgoing) {
     for (const [k, v] of Object.entries(headers)) c.header(k, v)
     return c.body(Readable.toWeb(stream) as ReadableStream, status as 200)
   }
   outgoing.writeHead(status, headers)
-  // errors after the headers are out (a client reset, say) can only end the connection; pipeline does that
-  pipeline(stream, outgoing).catch(() => undefined)
+  outgoing.flushHeaders()
+  pipeline(stream, outgoing).catch((err: unknown) => onCutShort?.(err))
   return RESPONSE_ALREADY_SENT
 }
 
