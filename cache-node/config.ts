@@ -76,23 +76,15 @@ export function loadConfig(env: Env): Readonly<CacheConfig> {
   const p = new ConfigProblems(env)
   const listen = p.listen('CACHE_LISTEN', '127.0.0.1:5001')
   const dataDir = resolve(p.string('CACHE_DATA_DIR', './data/cache'))
-  const certFile = p.raw('CACHE_TLS_CERT')
-  const keyFile = p.raw('CACHE_TLS_KEY')
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    p.add('CACHE_TLS_CERT and CACHE_TLS_KEY go together: set both (PEM files) for HTTPS, or neither for plain HTTP')
-  }
-  const tls = certFile && keyFile ? { certFile, keyFile } : undefined
-  const defaultHost = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host
-  const hostPart = defaultHost.includes(':') ? `[${defaultHost}]` : defaultHost
-  const publicUrl = rootUrl(p, 'CACHE_PUBLIC_URL', `${tls ? 'https' : 'http'}://${hostPart}:${listen.port}`)
-
+  const tls = p.tls('CACHE')
+  const publicUrl = p.publicUrl('CACHE_PUBLIC_URL', listen, tls !== undefined)
   if (p.raw('CACHE_ORIGIN_URL') === undefined) {
     p.add(
       'CACHE_ORIGIN_URL is required: the Wharf origin whose tokens this cache accepts (e.g. https://registry.example.com)',
     )
   }
-  const originUrl = rootUrl(p, 'CACHE_ORIGIN_URL', 'http://127.0.0.1:5000')
-  const upstreamUrl = rootUrl(p, 'CACHE_UPSTREAM_URL', originUrl.href)
+  const originUrl = p.rootUrl('CACHE_ORIGIN_URL', 'http://127.0.0.1:5000')
+  const upstreamUrl = p.rootUrl('CACHE_UPSTREAM_URL', originUrl.href)
   const upstream: UpstreamConfig = { key: 'wharf', url: upstreamUrl, kind: 'wharf' }
   const rules = parseRules(p, p.raw('CACHE_UPSTREAMS') ?? '')
 
@@ -110,8 +102,8 @@ export function loadConfig(env: Env): Readonly<CacheConfig> {
   const config: CacheConfig = {
     listen,
     dataDir,
-    publicUrl,
-    publicUrlDerived: p.raw('CACHE_PUBLIC_URL') === undefined,
+    publicUrl: publicUrl.url,
+    publicUrlDerived: publicUrl.derived,
     tls,
     logLevel: p.oneOf('CACHE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     originUrl,
@@ -199,17 +191,6 @@ function parseRootUrl(v: string): URL | undefined {
 }
 
 /** An http(s) URL at a host's root (registries live at /v2/ of their host). */
-function rootUrl(p: ConfigProblems, name: string, fallback: string): URL {
-  const u = p.url(name, fallback)
-  if (!u) return new URL('http://127.0.0.1')
-  if (u.pathname !== '/' || u.search || u.hash || u.username || u.password) {
-    p.add(
-      `${name}="${u.href}" must be a bare http(s)://host[:port] with no path, query or credentials: registries live at the root`,
-    )
-  }
-  return u
-}
-
 function int(p: ConfigProblems, name: string, fallback: number, min: number, max: number): number {
   const v = p.raw(name)
   if (v === undefined) return fallback

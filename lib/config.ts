@@ -95,6 +95,36 @@ export class ConfigProblems {
     return n
   }
 
+  /** A `https://host[:port]` with no path, query or credentials: registries live at the root. */
+  rootUrl(name: string, fallback: string): URL {
+    const u = this.url(name, fallback)
+    if (!u) return new URL('http://127.0.0.1')
+    if (u.pathname !== '/' || u.search || u.hash || u.username || u.password) {
+      this.add(`${name}="${u.href}" must be a bare http(s)://host[:port] with no path, query or credentials: registries live at the root`)
+    }
+    return u
+  }
+
+  /** `<prefix>_TLS_CERT` and `<prefix>_TLS_KEY`: both (PEM files, HTTPS) or neither (plain HTTP). */
+  tls(prefix: string): { certFile: string; keyFile: string } | undefined {
+    const certFile = this.raw(`${prefix}_TLS_CERT`)
+    const keyFile = this.raw(`${prefix}_TLS_KEY`)
+    if ((certFile === undefined) !== (keyFile === undefined)) {
+      this.add(`${prefix}_TLS_CERT and ${prefix}_TLS_KEY go together: set both (PEM files) for HTTPS, or neither for plain HTTP`)
+    }
+    return certFile && keyFile ? { certFile, keyFile } : undefined
+  }
+
+  /**
+   * The URL clients reach a program at: `<name>` when set, else derived from where it listens (a wildcard
+   * listen address becomes 127.0.0.1). `derived` says which, so the port can follow the one actually bound.
+   */
+  publicUrl(name: string, listen: { host: string; port: number }, https: boolean): { url: URL; derived: boolean } {
+    const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host
+    const hostPart = host.includes(':') ? `[${host}]` : host
+    return { url: this.rootUrl(name, `${https ? 'https' : 'http'}://${hostPart}:${listen.port}`), derived: this.raw(name) === undefined }
+  }
+
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const v = this.raw(name) ?? fallback
     if ((allowed as readonly string[]).includes(v)) return v as T

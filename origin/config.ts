@@ -35,19 +35,8 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
   const p = new ConfigProblems(env)
   const listen = p.listen('ORIGIN_LISTEN', '127.0.0.1:5000')
   const dataDir = resolve(p.string('ORIGIN_DATA_DIR', './data/origin'))
-  const certFile = p.raw('ORIGIN_TLS_CERT')
-  const keyFile = p.raw('ORIGIN_TLS_KEY')
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    p.add('ORIGIN_TLS_CERT and ORIGIN_TLS_KEY go together: set both (PEM files) for HTTPS, or neither for plain HTTP')
-  }
-  const tls = certFile && keyFile ? { certFile, keyFile } : undefined
-  const scheme = tls ? 'https' : 'http'
-  const defaultHost = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host
-  const hostPart = defaultHost.includes(':') ? `[${defaultHost}]` : defaultHost
-  const publicUrl = p.url('ORIGIN_PUBLIC_URL', `${scheme}://${hostPart}:${listen.port}`) ?? new URL('http://127.0.0.1')
-  if (publicUrl.pathname !== '/' || publicUrl.search || publicUrl.hash) {
-    p.add(`ORIGIN_PUBLIC_URL="${publicUrl}" must not have a path, query or fragment: registries live at the root`)
-  }
+  const tls = p.tls('ORIGIN')
+  const { url: publicUrl, derived: publicUrlDerived } = p.publicUrl('ORIGIN_PUBLIC_URL', listen, tls !== undefined)
   const adminPassword = p.raw('ORIGIN_ADMIN_PASSWORD')
   if (adminPassword !== undefined && adminPassword.length < 8) p.add('ORIGIN_ADMIN_PASSWORD must have at least 8 characters')
   const tokenTtlMs = p.duration('ORIGIN_TOKEN_TTL', '5m')
@@ -56,7 +45,7 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
     listen,
     dataDir,
     publicUrl,
-    publicUrlDerived: p.raw('ORIGIN_PUBLIC_URL') === undefined,
+    publicUrlDerived,
     tls,
     logLevel: p.oneOf('ORIGIN_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     fsync: p.bool('ORIGIN_FSYNC', true),
