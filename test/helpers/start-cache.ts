@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import pino from 'pino'
+import { spawnProgram, type SpawnedProgram } from './spawn-program.ts'
 import { buildApp, createDeps, type CacheDeps } from '../../cache-node/app.ts'
 import { loadConfig, withBoundPort } from '../../cache-node/config.ts'
 import { listen, type FetchHandler } from '../../lib/server.ts'
@@ -75,14 +74,12 @@ export async function startCache(opts: StartCacheOptions): Promise<RunningCache 
 }
 
 /** Starts `cache-node/main.ts` as a child process (for tests that kill it), on an ephemeral loopback port. */
-export async function spawnCache(
-  opts: Omit<StartCacheOptions, 'now' | 'logLines'>,
-): Promise<RunningCache & { pid: number; kill(signal?: NodeJS.Signals): Promise<void> }> {
+export async function spawnCache(opts: Omit<StartCacheOptions, 'now' | 'logLines'>): Promise<RunningCache & SpawnedProgram> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'wharf-cache-')))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cache-node/main.ts'], {
-    cwd: join(import.meta.dirname, '../..'),
+  return spawnProgram({
+    entry: 'cache-node/main.ts',
+    readyTag: 'WHARF_CACHE_READY',
     env: {
-      ...process.env,
       ...TEST_ENV,
       CACHE_FSYNC: 'true',
       CACHE_ORIGIN_URL: opts.originUrl,
@@ -90,32 +87,7 @@ export async function spawnCache(
       ...opts.env,
       CACHE_DATA_DIR: dataDir,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const host = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout })
-    lines.on('line', (line) => {
-      const m = /^WHARF_CACHE_READY (\S+)$/.exec(line)
-      if (m) resolve(m[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`cache-node exited with ${code} before listening:\n${stderr}`)))
-  })
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    await exited
-  }
-  return {
-    url: `http://${host}`,
-    host,
     dataDir,
-    pid: child.pid!,
-    kill,
-    async close() {
-      await kill('SIGTERM')
-      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true })
-    },
-  }
+    ownsDataDir: !opts.dataDir,
+  })
 }

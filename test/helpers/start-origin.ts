@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import pino from 'pino'
+import { spawnProgram, type SpawnedProgram } from './spawn-program.ts'
 import { buildApp, createDeps, type OriginDeps } from '../../origin/app.ts'
 import { loadConfig, withBoundPort } from '../../origin/config.ts'
 import { listen, type FetchHandler } from '../../lib/server.ts'
@@ -69,39 +68,13 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
 }
 
 /** Starts `origin/main.ts` as a child process (for tests that kill it), on an ephemeral loopback port. */
-export async function spawnOrigin(
-  opts: StartOptions = {},
-): Promise<RunningOrigin & { pid: number; kill(signal?: NodeJS.Signals): Promise<void> }> {
+export async function spawnOrigin(opts: StartOptions = {}): Promise<RunningOrigin & SpawnedProgram> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'wharf-origin-')))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'origin/main.ts'], {
-    cwd: join(import.meta.dirname, '../..'),
-    env: { ...process.env, ...TEST_ENV, ORIGIN_FSYNC: 'true', ...opts.env, ORIGIN_DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const host = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout })
-    lines.on('line', (line) => {
-      const m = /^WHARF_ORIGIN_READY (\S+)$/.exec(line)
-      if (m) resolve(m[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`origin exited with ${code} before listening:\n${stderr}`)))
-  })
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    await exited
-  }
-  return {
-    url: `http://${host}`,
-    host,
+  return spawnProgram({
+    entry: 'origin/main.ts',
+    readyTag: 'WHARF_ORIGIN_READY',
+    env: { ...TEST_ENV, ORIGIN_FSYNC: 'true', ...opts.env, ORIGIN_DATA_DIR: dataDir },
     dataDir,
-    pid: child.pid!,
-    kill,
-    async close() {
-      await kill('SIGTERM')
-      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true })
-    },
-  }
+    ownsDataDir: !opts.dataDir,
+  })
 }
