@@ -5,7 +5,7 @@ import { bearerChallenge, holds, type ResourceAccess } from '../../oci/scope.ts'
 import { UpstreamError } from '../errors.ts'
 import type { UpstreamAuth } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/router.ts'
-import type { OriginKeys } from './origin-keys.ts'
+import type { OriginKeys } from '../../lib/origin-keys.ts'
 
 /** A token the origin signed, as verified here. */
 export interface VerifiedToken {

@@ -1,8 +1,13 @@
 import { importJWK, type CryptoKey, type JWK } from 'jose'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
-import { parseBearerChallenge } from '../../oci/challenge.ts'
-import type { IndexDb } from '../store/index-db.ts'
+import { parseBearerChallenge } from '../oci/challenge.ts'
+
+/** Where what was learned is kept between runs (a program's own database). */
+export interface KeyValueStore {
+  getMeta<T>(key: string): T | undefined
+  setMeta(key: string, value: unknown): void
+}
 
 /** What the cache learns from its origin: where tokens come from, whom they are for, and who signs them. */
 export interface OriginIdentity {
@@ -21,7 +26,8 @@ interface Learned extends OriginIdentity {
 
 export interface OriginKeysOptions {
   originUrl: URL
-  index: IndexDb
+  /** Keeps the identity and JWKS, so a restart while the origin is unreachable still verifies tokens. */
+  index: KeyValueStore
   agent: Dispatcher
   now: () => number
   log: Logger
@@ -39,7 +45,7 @@ const RETRY_MAX_MS = 30_000
 
 /**
  * The origin's token realm, service and public keys. Learned from `GET <origin>/v2/` (its challenge) and
- * `<origin>/auth/jwks.json`, kept in the index so a restart while the origin is unreachable still verifies
+ * `<origin>/auth/jwks.json`, kept in the program's database so a restart while the origin is unreachable still verifies
  * tokens, refreshed periodically and at once (with a cooldown) when a token names a key id not yet known, which is
  * how a key rotation on the origin reaches the cache. Until the origin has been reached once, origin content
  * cannot be authorized and is refused; foreign content is served regardless.
