@@ -19,7 +19,7 @@ export default tseslint.config(
   },
   {
     // command-line entry points and benchmarks talk to a terminal
-    files: ['scripts/**', 'bench/**', 'origin/main.ts', 'cache-node/main.ts'],
+    files: ['scripts/**', 'bench/**', 'cli/**', 'origin/main.ts', 'cache-node/main.ts', 'control-plane/main.ts'],
     rules: { 'no-console': 'off' },
   },
 )

@@ -50,6 +50,9 @@ export class TokenService {
         if (wanted.length > 0) granted.push({ type: 'repository', name: r.name, actions: wanted })
       } else if (r.type === 'registry' && r.name === 'catalog' && p.kind === 'user' && p.isAdmin) {
         granted.push({ type: 'registry', name: 'catalog', actions: ['*'] })
+      } else if (r.type === 'controlplane' && r.name === 'admin' && p.kind === 'user' && p.isAdmin) {
+        // administering the control plane (sites, join tokens, assignments, reports): system admins only
+        granted.push({ type: 'controlplane', name: 'admin', actions: ['*'] })
       }
     }
     return granted
