@@ -19,6 +19,11 @@ import { BlobStore, type RepairReport } from './store/blob-store.ts'
 import { IndexDb } from './store/index-db.ts'
 import { Router, type Rule } from './upstream/router.ts'
 import { Upstream } from './upstream/upstream.ts'
+import { ConfigError } from '../lib/config.ts'
+import { SiteAgent } from './site/agent.ts'
+import { loadSiteIdentity, SITE_FILE, type SiteIdentity } from './site/identity.ts'
+import { Usage } from './site/usage.ts'
+import { wharfVersion } from './version.ts'
 
 export interface CacheDeps {
   config: Readonly<CacheConfig>
@@ -32,6 +37,8 @@ export interface CacheDeps {
   manifests: ManifestService
   listings: ListingService
   metrics: Metrics
+  /** This node as a site of its control plane (CACHE_CONTROL_PLANE_URL); undefined for a plain cache. */
+  site: SiteAgent | undefined
   /** What start-up found to repair in the store. */
   repair: RepairReport
   now: () => number
@@ -46,6 +53,21 @@ export async function createDeps(
   now: () => number = Date.now,
 ): Promise<CacheDeps> {
   await mkdir(config.dataDir, { recursive: true })
+  // before anything is opened: a node that must join but cannot is a configuration error
+  let storedSite: SiteIdentity | undefined
+  if (config.controlPlane) {
+    const cp = config.controlPlane
+    const stored = await loadSiteIdentity(config.dataDir, cp.url.href)
+    if (stored && 'identity' in stored) storedSite = stored.identity
+    else if (!cp.joinToken) {
+      const file = join(config.dataDir, SITE_FILE)
+      throw new ConfigError('cache-node', [
+        stored
+          ? `${file} holds a site identity for the control plane ${stored.other}, not CACHE_CONTROL_PLANE_URL=${cp.url.href}: set CACHE_JOIN_TOKEN to a join token of the new control plane to join it`
+          : `CACHE_CONTROL_PLANE_URL is set but this node has not joined it yet (no ${file}): set CACHE_JOIN_TOKEN to a join token from the control plane (POST /api/v0/join-tokens, or \`wharf join-token create\`) for the first start`,
+      ])
+    }
+  }
   const index = new IndexDb(join(config.dataDir, 'index.db'))
   const metrics = new Metrics()
   // eviction also drops a manifest from memory; the manifest service exists only once the store is open
@@ -78,7 +100,14 @@ export async function createDeps(
     timeoutMs: Math.min(config.upstreamTimeoutMs, 10_000),
   })
   await keys.start()
-  const access = new CacheAccess({ keys, originName: config.originUrl.origin, foreignPull: config.foreignPull, now })
+  let site: SiteAgent | undefined
+  const access = new CacheAccess({
+    keys,
+    originName: config.originUrl.origin,
+    foreignPull: config.foreignPull,
+    now,
+    siteId: () => site?.identity()?.siteId,
+  })
 
   const upstreams = new Map<string, Upstream>()
   const upstream = (cfg: UpstreamConfig): Upstream => {
@@ -92,6 +121,7 @@ export async function createDeps(
         now,
         log: log.child({ component: 'upstream', upstream: cfg.url.origin }),
         expectedRealm: cfg.kind === 'wharf' ? () => originRealm(keys, config) : undefined,
+        fillHeader: cfg.kind === 'wharf' ? () => site?.identity()?.siteId ?? '1' : undefined,
       })
       upstreams.set(cfg.key, u)
     }
@@ -130,7 +160,29 @@ export async function createDeps(
   })
   forget = (digest) => manifests.forget(digest)
   const listings = new ListingService({ metrics, log })
+  if (config.controlPlane) {
+    const usage = new Usage(now)
+    metrics.usage = usage
+    site = new SiteAgent({
+      controlPlane: config.controlPlane,
+      publicUrl: config.publicUrl,
+      dataDir: config.dataDir,
+      capacityBytes: config.maxBytes,
+      version: wharfVersion(),
+      identity: storedSite,
+      index,
+      usage,
+      metrics,
+      diskUsedBytes: () => store.usedBytes,
+      agent,
+      log: log.child({ component: 'site' }),
+      now,
+    })
+  }
+  const joined = site
+  const siteGauges = joined ? { site: () => joined.gauges() } : {}
   metrics.gauges = {
+    ...siteGauges,
     diskUsedBytes: () => store.usedBytes,
     diskMaxBytes: () => store.maxBytes,
     entries: () => index.entryCount(),
@@ -138,6 +190,7 @@ export async function createDeps(
     reservedBytes: () => store.reservedBytes,
     upstreams: () => router.upstreams().map((u) => ({ name: u.name, active: u.active, queued: u.queued })),
   }
+  site?.start()
   return {
     config,
     log,
@@ -150,9 +203,12 @@ export async function createDeps(
     manifests,
     listings,
     metrics,
+    site,
     repair,
     now,
     async close() {
+      // first: the last usage goes to the outbox in the index, and maybe to the control plane
+      await site?.close()
       keys.stop()
       await Promise.all([...upstreams.values()].map((u) => u.close()))
       await agent.close()
@@ -181,7 +237,13 @@ export function buildApp(deps: CacheDeps) {
     }
     return c.text(deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' })
   })
-  app.get('/health', (c) => c.json({ status: 'ok', origin: deps.keys.identity() ? 'known' : 'not reached yet' }))
+  app.get('/health', (c) =>
+    c.json({
+      status: 'ok',
+      origin: deps.keys.identity() ? 'known' : 'not reached yet',
+      ...(deps.site ? { site: deps.site.identity()?.siteName ?? 'not joined yet' } : {}),
+    }),
+  )
   app.notFound((c) =>
     c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
   )

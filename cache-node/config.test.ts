@@ -85,4 +85,80 @@ describe('loadConfig', () => {
     )
     expect(fixed.publicUrl.href).toBe('https://cache.example/')
   })
+
+  it('has no control plane unless CACHE_CONTROL_PLANE_URL is set, and then reads the site fields', () => {
+    expect(loadConfig(BASE).controlPlane).toBeUndefined()
+    const c = loadConfig({
+      ...BASE,
+      CACHE_CONTROL_PLANE_URL: 'https://cp.example.com',
+      CACHE_JOIN_TOKEN: 'wharf_join_j_0123456789abcdef_s3cr3t',
+      CACHE_SITE_NAME: 'edge-ams-1',
+      CACHE_SITE_REGION: 'eu-west',
+      CACHE_SITE_LATITUDE: '52.37',
+      CACHE_SITE_LONGITUDE: '-4.5',
+      CACHE_SITE_NETWORKS: '10.0.0.0/8, 192.168.1.0/24 2001:db8::/32',
+      CACHE_SITE_PARENT: 'core',
+      CACHE_METRICS_FLUSH: '30s',
+    })
+    expect(c.controlPlane).toEqual({
+      url: new URL('https://cp.example.com'),
+      joinToken: 'wharf_join_j_0123456789abcdef_s3cr3t',
+      site: {
+        name: 'edge-ams-1',
+        region: 'eu-west',
+        latitude: 52.37,
+        longitude: -4.5,
+        networks: ['10.0.0.0/8', '192.168.1.0/24', '2001:db8::/32'],
+        parent: 'core',
+      },
+      metricsFlushMs: 30_000,
+    })
+    const bare = loadConfig({ ...BASE, CACHE_CONTROL_PLANE_URL: 'http://127.0.0.1:5002' })
+    expect(bare.controlPlane).toMatchObject({ joinToken: undefined, metricsFlushMs: undefined, site: { networks: [] } })
+  })
+
+  it('checks the site fields: names, coordinates, CIDRs, the token and the flush interval', () => {
+    expect(
+      problems({
+        ...BASE,
+        CACHE_CONTROL_PLANE_URL: 'ftp://cp.example.com',
+        CACHE_JOIN_TOKEN: 'hunter2',
+        CACHE_SITE_NAME: 'Edge_1',
+        CACHE_SITE_PARENT: 'no way',
+        CACHE_SITE_LATITUDE: '91',
+        CACHE_SITE_LONGITUDE: 'east',
+        CACHE_SITE_NETWORKS: '10.0.0.0/33,10.1.0.0/16,fe80::/129,10.2/16,example.com',
+        CACHE_METRICS_FLUSH: '10ms',
+      }),
+    ).toEqual([
+      'CACHE_CONTROL_PLANE_URL="ftp://cp.example.com" is not an http:// or https:// URL',
+      'CACHE_JOIN_TOKEN is not a join token (wharf_join_<id>_<secret>, as `POST /api/v0/join-tokens` or `wharf join-token create` prints it)',
+      'CACHE_SITE_NAME="Edge_1" must be 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit',
+      'CACHE_SITE_PARENT="no way" must be a site name (lowercase letters, digits and dashes)',
+      'CACHE_SITE_LATITUDE="91" must be decimal degrees from -90 to 90',
+      'CACHE_SITE_LONGITUDE="east" must be decimal degrees from -180 to 180',
+      'CACHE_SITE_NETWORKS entry "10.0.0.0/33" is not a CIDR (e.g. 10.20.0.0/16 or 2001:db8::/32)',
+      'CACHE_SITE_NETWORKS entry "fe80::/129" is not a CIDR (e.g. 10.20.0.0/16 or 2001:db8::/32)',
+      'CACHE_SITE_NETWORKS entry "10.2/16" is not a CIDR (e.g. 10.20.0.0/16 or 2001:db8::/32)',
+      'CACHE_SITE_NETWORKS entry "example.com" is not a CIDR (e.g. 10.20.0.0/16 or 2001:db8::/32)',
+      'CACHE_METRICS_FLUSH must be at least 100ms',
+    ])
+    expect(problems({ ...BASE, CACHE_CONTROL_PLANE_URL: 'https://cp.example', CACHE_SITE_LATITUDE: '10' })).toEqual([
+      'CACHE_SITE_LATITUDE and CACHE_SITE_LONGITUDE go together: set both (decimal degrees) or neither',
+    ])
+    expect(
+      problems({
+        ...BASE,
+        CACHE_CONTROL_PLANE_URL: 'https://cp.example',
+        CACHE_SITE_NAME: 'a',
+        CACHE_SITE_PARENT: 'a',
+      }),
+    ).toEqual(['CACHE_SITE_PARENT cannot name the site itself'])
+  })
+
+  it('says the site settings need a control plane', () => {
+    expect(problems({ ...BASE, CACHE_JOIN_TOKEN: 'wharf_join_a_b', CACHE_SITE_NAME: 'edge' })).toEqual([
+      'CACHE_JOIN_TOKEN, CACHE_SITE_NAME only take effect with CACHE_CONTROL_PLANE_URL (the control plane this cache joins as a site)',
+    ])
+  })
 })

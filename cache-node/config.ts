@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import ipaddr from 'ipaddr.js'
 import { ConfigProblems, parseBytes, type Env } from '../lib/config.ts'
 import { NAME_RE } from '../oci/reference.ts'
 
@@ -64,7 +65,35 @@ export interface CacheConfig {
   fsync: boolean
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string
+  /** The control plane this node joins as a site (heartbeats, usage metrics, blob grants); none: a plain cache. */
+  controlPlane?: ControlPlaneConfig
 }
+
+/** How this node joins its control plane, and what it says about itself (docs/network-protocol.md). */
+export interface ControlPlaneConfig {
+  /** The control plane's base URL; its API is under `<url>/api/v0`. */
+  url: URL
+  /** `wharf_join_<id>_<secret>`: needed for the first start, while `<dataDir>/site.json` holds no identity. */
+  joinToken?: string
+  site: SiteFields
+  /** How often usage counters are closed into a batch; undefined: what the control plane says (metricsIntervalMs). */
+  metricsFlushMs?: number
+}
+
+/** The site fields sent when joining (the public URL and the byte cap are added from the rest of the config). */
+export interface SiteFields {
+  name?: string
+  region?: string
+  latitude?: number
+  longitude?: number
+  /** CIDRs of the clients this site serves. */
+  networks: string[]
+  /** The parent site's name (this node's upstream cache). */
+  parent?: string
+}
+
+/** A site name, as the control plane requires it. */
+export const SITE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/
 
 const NS_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/
 
@@ -122,6 +151,7 @@ export function loadConfig(env: Env): Readonly<CacheConfig> {
     manifestMemoryBytes: p.bytes('CACHE_MANIFEST_MEMORY', '64MiB'),
     fsync: p.bool('CACHE_FSYNC', true),
     metricsToken: p.raw('CACHE_METRICS_TOKEN'),
+    controlPlane: parseControlPlane(p),
   }
   if (config.upstreamTimeoutMs < 1000) p.add('CACHE_UPSTREAM_TIMEOUT must be at least 1s')
   p.throwIfAny('cache-node')
@@ -134,6 +164,87 @@ export function withBoundPort(config: Readonly<CacheConfig>, port: number): Read
   const publicUrl = new URL(config.publicUrl)
   publicUrl.port = String(port)
   return Object.freeze({ ...config, publicUrl, listen: { ...config.listen, port } })
+}
+
+/** CACHE_CONTROL_PLANE_URL and the CACHE_SITE_* fields; the site fields are checked only with a control plane. */
+function parseControlPlane(p: ConfigProblems): ControlPlaneConfig | undefined {
+  const siteVars = [
+    'CACHE_JOIN_TOKEN',
+    'CACHE_SITE_NAME',
+    'CACHE_SITE_REGION',
+    'CACHE_SITE_LATITUDE',
+    'CACHE_SITE_LONGITUDE',
+    'CACHE_SITE_NETWORKS',
+    'CACHE_SITE_PARENT',
+    'CACHE_METRICS_FLUSH',
+  ]
+  if (p.raw('CACHE_CONTROL_PLANE_URL') === undefined) {
+    const stray = siteVars.filter((v) => p.raw(v) !== undefined)
+    if (stray.length > 0)
+      p.add(
+        `${stray.join(', ')} only take effect with CACHE_CONTROL_PLANE_URL (the control plane this cache joins as a site)`,
+      )
+    return undefined
+  }
+  const url = p.url('CACHE_CONTROL_PLANE_URL')
+  if (url && (url.search || url.hash || url.username || url.password))
+    p.add(
+      `CACHE_CONTROL_PLANE_URL="${url.href}" must be an http(s) URL with no query or credentials (e.g. https://wharf-cp.example.com)`,
+    )
+  const joinToken = p.raw('CACHE_JOIN_TOKEN')
+  if (joinToken !== undefined && !/^wharf_join_[A-Za-z0-9_-]+$/.test(joinToken))
+    p.add(
+      'CACHE_JOIN_TOKEN is not a join token (wharf_join_<id>_<secret>, as `POST /api/v0/join-tokens` or `wharf join-token create` prints it)',
+    )
+  const name = p.raw('CACHE_SITE_NAME')
+  if (name !== undefined && !SITE_NAME_RE.test(name))
+    p.add(
+      `CACHE_SITE_NAME="${name}" must be 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit`,
+    )
+  const parent = p.raw('CACHE_SITE_PARENT')
+  if (parent !== undefined && !SITE_NAME_RE.test(parent))
+    p.add(`CACHE_SITE_PARENT="${parent}" must be a site name (lowercase letters, digits and dashes)`)
+  if (parent !== undefined && parent === name) p.add('CACHE_SITE_PARENT cannot name the site itself')
+  const latitude = coordinate(p, 'CACHE_SITE_LATITUDE', 90)
+  const longitude = coordinate(p, 'CACHE_SITE_LONGITUDE', 180)
+  if ((p.raw('CACHE_SITE_LATITUDE') === undefined) !== (p.raw('CACHE_SITE_LONGITUDE') === undefined))
+    p.add('CACHE_SITE_LATITUDE and CACHE_SITE_LONGITUDE go together: set both (decimal degrees) or neither')
+  const networks: string[] = []
+  for (const cidr of (p.raw('CACHE_SITE_NETWORKS') ?? '').split(/[\s,]+/).filter(Boolean)) {
+    if (isCidr(cidr)) networks.push(cidr)
+    else p.add(`CACHE_SITE_NETWORKS entry "${cidr}" is not a CIDR (e.g. 10.20.0.0/16 or 2001:db8::/32)`)
+  }
+  let metricsFlushMs: number | undefined
+  if (p.raw('CACHE_METRICS_FLUSH') !== undefined) {
+    metricsFlushMs = p.duration('CACHE_METRICS_FLUSH', '1m')
+    if (metricsFlushMs < 100) p.add('CACHE_METRICS_FLUSH must be at least 100ms')
+  }
+  return {
+    url: url ?? new URL('http://127.0.0.1'),
+    joinToken,
+    site: { name, region: p.raw('CACHE_SITE_REGION'), latitude, longitude, networks, parent },
+    metricsFlushMs,
+  }
+}
+
+function coordinate(p: ConfigProblems, name: string, limit: number): number | undefined {
+  const v = p.raw(name)
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!/^[+-]?\d+(\.\d+)?$/.test(v) || n < -limit || n > limit) {
+    p.add(`${name}="${v}" must be decimal degrees from -${limit} to ${limit}`)
+    return undefined
+  }
+  return n
+}
+
+/** An IPv4 CIDR in dotted-quad form, or an IPv6 CIDR. */
+export function isCidr(v: string): boolean {
+  try {
+    return v.includes(':') ? ipaddr.IPv6.isValidCIDR(v) : ipaddr.IPv4.isValidCIDRFourPartDecimal(v)
+  } catch {
+    return false
+  }
 }
 
 /**

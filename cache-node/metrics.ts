@@ -37,6 +37,21 @@ class Family {
   }
 }
 
+/** Where per-repository usage goes besides the Prometheus series (the control plane's counters). */
+export interface UsageSink {
+  request(r: { repository: string; cache: CacheOutcome | undefined; bytes: number }): void
+  fromUpstream(repository: string, n: number): void
+}
+
+/** The node's standing with its control plane, read when /metrics is scraped. */
+export interface SiteGauges {
+  joined: boolean
+  /** Usage batches not yet acknowledged by the control plane. */
+  outboxBatches: number
+  /** When the last heartbeat was acknowledged, in milliseconds since the epoch. */
+  lastHeartbeatAt: number | undefined
+}
+
 /** Gauges read when /metrics is scraped. */
 export interface MetricsGauges {
   diskUsedBytes(): number
@@ -45,6 +60,8 @@ export interface MetricsGauges {
   fillsInFlight(): number
   reservedBytes(): number
   upstreams(): { name: string; active: number; queued: number }[]
+  /** Only with a control plane. */
+  site?(): SiteGauges
 }
 
 /** The cache node's counters, rendered in the Prometheus text format at /metrics. */
@@ -97,6 +114,38 @@ export class Metrics {
     'Body bytes sent to clients per repository.',
     'counter',
   )
+  readonly #grants = new Family(
+    'wharf_cache_grants_total',
+    'Blob requests carrying a grant (redirected by the origin), by result.',
+    'counter',
+  )
+  readonly #heartbeats = new Family(
+    'wharf_cache_heartbeats_total',
+    'Heartbeats sent to the control plane, by result.',
+    'counter',
+  )
+  readonly #batches = new Family(
+    'wharf_cache_metrics_batches_total',
+    'Usage batches for the control plane, by event (created, delivered, dropped).',
+    'counter',
+  )
+  readonly #siteFamilies = {
+    joined: new Family(
+      'wharf_cache_site_joined',
+      '1 once this node holds a site identity from its control plane.',
+      'gauge',
+    ),
+    outbox: new Family(
+      'wharf_cache_metrics_outbox_batches',
+      'Usage batches waiting for the control plane to acknowledge them.',
+      'gauge',
+    ),
+    lastHeartbeat: new Family(
+      'wharf_cache_last_heartbeat_timestamp_seconds',
+      'When the control plane last acknowledged a heartbeat (0: never since start).',
+      'gauge',
+    ),
+  }
   readonly #gaugeFamilies = {
     used: new Family('wharf_cache_disk_used_bytes', 'Bytes of cached entries on disk.', 'gauge'),
     max: new Family('wharf_cache_disk_max_bytes', 'The byte cap (CACHE_MAX_BYTES).', 'gauge'),
@@ -112,9 +161,12 @@ export class Metrics {
   }
   readonly #repositories = new Set<string>()
   gauges: MetricsGauges | undefined
+  /** Per-repository usage for the control plane (set only when one is configured). */
+  usage: UsageSink | undefined
 
   /** One finished content request. */
   request(r: { kind: string; cache: CacheOutcome | undefined; repository: string | undefined; bytes: number }): void {
+    if (r.repository !== undefined) this.usage?.request({ repository: r.repository, cache: r.cache, bytes: r.bytes })
     const cache = r.cache ?? 'error'
     this.#requests.add({ kind: r.kind, cache }, 1)
     if (r.cache === 'hit' || r.cache === 'stale') this.#hits.add({ kind: r.kind }, 1)
@@ -129,8 +181,22 @@ export class Metrics {
     }
   }
 
-  bytesFromUpstream(upstream: string, n: number): void {
+  /** Body bytes received from an upstream for a repository (as the client named it). */
+  bytesFromUpstream(upstream: string, n: number, repository?: string): void {
     this.#fromUpstream.add({ upstream }, n)
+    if (repository !== undefined) this.usage?.fromUpstream(repository, n)
+  }
+
+  grant(result: 'accepted' | 'refused'): void {
+    this.#grants.add({ result }, 1)
+  }
+
+  heartbeat(result: 'ok' | 'failed'): void {
+    this.#heartbeats.add({ result }, 1)
+  }
+
+  batches(event: 'created' | 'delivered' | 'dropped', n: number): void {
+    this.#batches.add({ event }, n)
   }
 
   upstreamError(upstream: string, code: string): void {
@@ -155,6 +221,14 @@ export class Metrics {
         this.#gaugeFamilies.queued.set({ upstream: u.name }, u.queued)
       }
     }
+    const site = g?.site?.()
+    if (site) {
+      this.#siteFamilies.joined.set({}, site.joined ? 1 : 0)
+      this.#siteFamilies.outbox.set({}, site.outboxBatches)
+      this.#siteFamilies.lastHeartbeat.set({}, site.lastHeartbeatAt ? Math.floor(site.lastHeartbeatAt / 1000) : 0)
+    }
+    for (const result of ['accepted', 'refused'])
+      if (!this.#grants.values.has(JSON.stringify({ result }))) this.#grants.add({ result }, 0)
     // counters with no samples yet still show as 0, so dashboards and tests need not special-case a fresh node
     for (const f of [this.#coalesced, this.#stale, this.#toClients, this.#evictions, this.#evictedBytes])
       if (f.values.size === 0) f.add({}, 0)
@@ -170,6 +244,8 @@ export class Metrics {
       this.#evictions,
       this.#evictedBytes,
       ...Object.values(this.#gaugeFamilies),
+      this.#grants,
+      ...(site ? [this.#heartbeats, this.#batches, ...Object.values(this.#siteFamilies)] : []),
       this.#repoRequests,
       this.#repoBytes,
     ]

@@ -4,11 +4,13 @@ import { Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { OriginConfig } from './config.ts'
 import type { AccessController } from './http/access.ts'
+import { clientAddressMiddleware } from './http/client-address.ts'
 import { createIdentity, type Identity } from './identity.ts'
 import { apiRoutes } from './routes/api/index.ts'
 import { tokenRoutes } from './routes/token.ts'
 import type { AppEnv } from './http/env.ts'
 import { requestLog } from './http/request-log.ts'
+import { createNetwork, type Network } from './network.ts'
 import { v2Routes } from './routes/v2.ts'
 import { RegistryService } from './services/registry.ts'
 import { UploadService } from './services/uploads.ts'
@@ -26,6 +28,8 @@ export interface OriginDeps {
   identity: Identity
   /** What /v2/ routes ask before acting. */
   access: AccessController
+  /** Blob grants, the control plane and cache redirects, trusted proxies. */
+  network: Network
   now: () => number
 }
 
@@ -46,14 +50,19 @@ export async function createDeps(config: Readonly<OriginConfig>, log: Logger, no
   await uploads.init()
   const registry = new RegistryService({ meta, blobs, now, log: log.child({ component: 'registry' }) })
   const identity = await createIdentity(config, db, meta, log, now)
-  return { config, log, db, meta, registry, uploads, identity, access: identity.access, now }
+  const network = createNetwork(config, identity, log, now)
+  return { config, log, db, meta, registry, uploads, identity, access: identity.access, network, now }
 }
 
 /** The origin's HTTP application; no I/O happens here. */
 export function buildApp(deps: OriginDeps) {
   const app = new Hono<AppEnv>()
+  app.use(clientAddressMiddleware(deps.network.proxies))
   app.use(requestLog(deps.log))
-  app.route('/v2/', v2Routes({ ...deps, events: deps.identity.events }))
+  app.route(
+    '/v2/',
+    v2Routes({ ...deps, events: deps.identity.events, grants: deps.network.grants, redirects: deps.network.redirects }),
+  )
   app.route('/auth', tokenRoutes(deps.identity))
   app.route('/api/v0', apiRoutes(deps))
   app.get('/health', (c) => c.json({ status: 'ok' }))

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path'
+import ipaddr from 'ipaddr.js'
 import { ConfigProblems, type Env } from '../lib/config.ts'
+import { GRANT_AUDIENCE } from './services/blob-grants.ts'
 
 export interface OriginConfig {
   listen: { host: string; port: number }
@@ -25,6 +27,14 @@ export interface OriginConfig {
   tokenService?: string
   refreshTokenTtlMs: number
   sessionTtlMs: number
+  /** The cache network's control plane; without it the origin serves every blob itself and never redirects. */
+  controlPlaneUrl?: URL
+  /** How long a control plane's answer to "which site serves this caller" is reused. */
+  assignmentTtlMs: number
+  /** Lifetime of the blob grants put in redirects to a cache. */
+  grantTtlMs: number
+  /** CIDRs of reverse proxies whose X-Forwarded-For is believed (normalized, e.g. `10.0.0.0/8`). */
+  trustedProxies: string[]
 }
 
 /**
@@ -41,6 +51,10 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
   if (adminPassword !== undefined && adminPassword.length < 8) p.add('ORIGIN_ADMIN_PASSWORD must have at least 8 characters')
   const tokenTtlMs = p.duration('ORIGIN_TOKEN_TTL', '5m')
   if (tokenTtlMs < 60_000 || tokenTtlMs > 3_600_000) p.add('ORIGIN_TOKEN_TTL must be between 1m and 1h (tokens are short-lived)')
+  const tokenService = p.raw('ORIGIN_TOKEN_SERVICE')
+  if (tokenService === GRANT_AUDIENCE) p.add(`ORIGIN_TOKEN_SERVICE must not be ${GRANT_AUDIENCE}: that audience is reserved for blob grants`)
+  const grantTtlMs = p.duration('ORIGIN_GRANT_TTL', '2m')
+  if (grantTtlMs < 10_000 || grantTtlMs > 15 * 60_000) p.add('ORIGIN_GRANT_TTL must be between 10s and 15m')
   const config: OriginConfig = {
     listen,
     dataDir,
@@ -53,12 +67,30 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
     adminUser: p.string('ORIGIN_ADMIN_USER', 'admin'),
     adminPassword,
     tokenTtlMs,
-    tokenService: p.raw('ORIGIN_TOKEN_SERVICE'),
+    tokenService,
     refreshTokenTtlMs: p.duration('ORIGIN_REFRESH_TOKEN_TTL', '30d'),
     sessionTtlMs: p.duration('ORIGIN_SESSION_TTL', '12h'),
+    controlPlaneUrl: p.url('ORIGIN_CONTROL_PLANE_URL'),
+    assignmentTtlMs: p.duration('ORIGIN_ASSIGNMENT_TTL', '10s'),
+    grantTtlMs,
+    trustedProxies: cidrList(p, 'ORIGIN_TRUSTED_PROXIES'),
   }
   p.throwIfAny('origin')
   return Object.freeze(config)
+}
+
+/** A comma-separated list of CIDRs (a bare address counts as a /32 or /128), normalized. */
+function cidrList(p: ConfigProblems, name: string): string[] {
+  const out: string[] = []
+  for (const item of (p.raw(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    try {
+      const [addr, bits] = item.includes('/') ? ipaddr.parseCIDR(item) : ((a) => [a, a.kind() === 'ipv4' ? 32 : 128] as const)(ipaddr.parse(item))
+      out.push(`${addr.toString()}/${bits}`)
+    } catch {
+      p.add(`${name}: "${item}" is not a CIDR (e.g. 10.0.0.0/8, 192.168.1.10/32 or fd00::/8)`)
+    }
+  }
+  return out
 }
 
 /** The configuration once the server is bound: a derived public URL gets the real port (listening on port 0). */

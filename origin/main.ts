@@ -38,6 +38,7 @@ runProgram<Readonly<OriginConfig>, OriginDeps>({
   async stop(deps) {
     for (const t of timers) clearInterval(t)
     await deps.identity.ldap.stop()
+    await deps.network.controlPlane?.close()
     deps.db.close()
   },
 })

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { join, resolve } from 'node:path'
+import { parseBearerChallenge } from '../oci/challenge.ts'
 
 const root = join(import.meta.dirname, '..')
 const dataDir = resolve(process.env.WHARF_DATA_DIR ?? join(root, 'data'))
@@ -34,6 +35,56 @@ function start(program: string, env: Record<string, string>, readyPattern: RegEx
     })
     child.once('exit', (code) => reject(new Error(`${program} exited with code ${code}`)))
   })
+}
+
+/** An admin token for the control plane, from the origin's token service (as the wharf tool gets one). */
+async function adminToken(originUrl: string, username: string, password: string): Promise<string> {
+  const ping = await fetch(`${originUrl}/v2/`)
+  const challenge = parseBearerChallenge(ping.headers.get('www-authenticate'))
+  if (!challenge) throw new Error(`the origin at ${originUrl} did not answer /v2/ with a bearer challenge`)
+  const qs = new URLSearchParams({ service: challenge.service ?? '', scope: 'controlplane:admin:*' })
+  const res = await fetch(`${challenge.realm}?${qs}`, {
+    headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
+  })
+  const body = (await res.json()) as { token?: string }
+  if (!res.ok || !body.token) throw new Error(`the origin refused the admin login (${res.status})`)
+  return body.token
+}
+
+/** Registers this machine's cache as site "local", the default site, and returns a one-use join token for it. */
+async function registerLocalSite(o: { originUrl: string; controlPlaneUrl: string; siteUrl: string; username: string; password: string }): Promise<string> {
+  const token = await adminToken(o.originUrl, o.username, o.password)
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${o.controlPlaneUrl}/api/v0${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await res.text()
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> }
+  }
+  const existing = await call('GET', '/sites/local')
+  if (existing.status === 404) {
+    const created = await call('POST', '/sites', { name: 'local', url: o.siteUrl, region: 'local', isDefault: true })
+    if (created.status !== 201) throw new Error(`registering site "local" failed: ${created.status} ${JSON.stringify(created.body)}`)
+  } else if (existing.status !== 200) {
+    throw new Error(`the control plane answered ${existing.status} for site "local": ${JSON.stringify(existing.body)}`)
+  }
+  const join = await call('POST', '/join-tokens', { site: 'local', uses: 1, expiresIn: 600 })
+  if (join.status !== 201 || typeof join.body.token !== 'string') throw new Error(`creating a join token failed: ${join.status}`)
+  return join.body.token
+}
+
+/** Waits until the control plane has heard from the site (its first heartbeat), so the first pull is redirected. */
+async function waitForSiteUp(o: { originUrl: string; controlPlaneUrl: string; username: string; password: string }): Promise<boolean> {
+  const token = await adminToken(o.originUrl, o.username, o.password)
+  for (let i = 0; i < 150; i++) {
+    const res = await fetch(`${o.controlPlaneUrl}/api/v0/sites/local`, { headers: { authorization: `Bearer ${token}` } })
+    const site = (await res.json()) as { health?: { state?: string } }
+    if (site.health?.state === 'up') return true
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return false
 }
 
 function stopAll(): void {
@@ -65,39 +116,79 @@ try {
       ORIGIN_DATA_DIR: originDataDir,
       ORIGIN_LOG_LEVEL: process.env.ORIGIN_LOG_LEVEL ?? 'warn',
       ...(admin.password ? { ORIGIN_ADMIN_PASSWORD: admin.password } : {}),
+      ORIGIN_CONTROL_PLANE_URL: process.env.ORIGIN_CONTROL_PLANE_URL ?? `http://${process.env.CONTROL_PLANE_LISTEN ?? '127.0.0.1:5002'}`,
     },
     /^WHARF_ORIGIN_READY (\S+)$/,
   )
+  const cpListen = process.env.CONTROL_PLANE_LISTEN ?? '127.0.0.1:5002'
+  const controlPlaneHost = await start(
+    'control-plane',
+    {
+      CONTROL_PLANE_LISTEN: cpListen,
+      CONTROL_PLANE_DATA_DIR: process.env.CONTROL_PLANE_DATA_DIR ?? join(dataDir, 'control-plane'),
+      CONTROL_PLANE_ORIGIN_URL: `http://${originHost}`,
+      CONTROL_PLANE_LOG_LEVEL: process.env.CONTROL_PLANE_LOG_LEVEL ?? 'warn',
+    },
+    /^WHARF_CONTROL_PLANE_READY (\S+)$/,
+  )
+  const user = process.env.ORIGIN_ADMIN_USER ?? 'admin'
+  const cacheListen = process.env.CACHE_LISTEN ?? '127.0.0.1:5001'
+  const cacheDataDir = process.env.CACHE_DATA_DIR ?? join(dataDir, 'cache')
+  // the first start registers the cache as site "local" (the default site: every pull is redirected to it) and
+  // hands the node a join token; later starts reuse the identity the node keeps in its data folder
+  let joinToken: string | undefined
+  if (!existsSync(join(cacheDataDir, 'site.json'))) {
+    if (!admin.password) throw new Error('the cache site cannot be registered without the admin password (set ORIGIN_ADMIN_PASSWORD)')
+    joinToken = await registerLocalSite({
+      originUrl: `http://${originHost}`,
+      controlPlaneUrl: `http://${controlPlaneHost}`,
+      siteUrl: `http://${cacheListen}`,
+      username: user,
+      password: admin.password,
+    })
+  }
   const cacheHost = await start(
     'cache-node',
     {
-      CACHE_LISTEN: process.env.CACHE_LISTEN ?? '127.0.0.1:5001',
-      CACHE_DATA_DIR: process.env.CACHE_DATA_DIR ?? join(dataDir, 'cache'),
+      CACHE_LISTEN: cacheListen,
+      CACHE_DATA_DIR: cacheDataDir,
       CACHE_ORIGIN_URL: `http://${originHost}`,
+      CACHE_CONTROL_PLANE_URL: `http://${controlPlaneHost}`,
+      ...(joinToken ? { CACHE_JOIN_TOKEN: joinToken } : {}),
       CACHE_LOG_LEVEL: process.env.CACHE_LOG_LEVEL ?? 'warn',
     },
     /^WHARF_CACHE_READY (\S+)$/,
   )
-  const user = process.env.ORIGIN_ADMIN_USER ?? 'admin'
   const pw = admin.password ?? '<admin password>'
+  if (admin.password) {
+    const up = await waitForSiteUp({ originUrl: `http://${originHost}`, controlPlaneUrl: `http://${controlPlaneHost}`, username: user, password: admin.password })
+    if (!up) console.warn('wharf: the cache site has not sent a heartbeat yet; pulls are served by the origin until it does')
+  }
   console.log(`
 Wharf is running.
 
-  origin   http://${originHost}   (data in ${originDataDir})
-  cache    http://${cacheHost}   (a pull-through cache of the origin; data in ${process.env.CACHE_DATA_DIR ?? join(dataDir, 'cache')})
-  admin    ${user} / ${admin.password ?? '(not shown)'}   (${admin.note})
+  origin         http://${originHost}   (data in ${originDataDir})
+  control plane  http://${controlPlaneHost}   (sites, assignment, reports)
+  cache site     local = http://${cacheHost}   (the default site: blob pulls from the origin are redirected to it)
+  admin          ${user} / ${admin.password ?? '(not shown)'}   (${admin.note})
+  data           ${dataDir}
 
 Log in and push with docker (127.0.0.0/8 is an insecure registry to docker by default, so plain HTTP works):
   echo '${pw}' | docker login ${originHost} -u ${user} --password-stdin
   mkdir -p hello && echo hello > hello/hello.txt && printf 'FROM scratch\\nCOPY hello.txt /\\n' > hello/Dockerfile
   DOCKER_BUILDKIT=0 docker build -t ${originHost}/${user}/hello:1 hello
   docker push ${originHost}/${user}/hello:1
-  docker pull ${originHost}/${user}/hello:1
 
-Pull the same image through the cache (log in there with the same credentials; tokens come from the origin):
-  echo '${pw}' | docker login ${cacheHost} -u ${user} --password-stdin
-  docker pull ${cacheHost}/${user}/hello:1
-  curl -s http://${cacheHost}/metrics | grep wharf_cache_bytes
+Pull: the manifest comes from the origin, the layers from the cache site (a 307 with a signed grant):
+  docker rmi ${originHost}/${user}/hello:1 && docker pull ${originHost}/${user}/hello:1
+  curl -s http://${cacheHost}/metrics | grep wharf_cache_bytes_to_clients_total
+
+Sites, assignment and the bandwidth report (counters arrive every minute) with the wharf tool:
+  export WHARF_CONTROL_PLANE_URL=http://${controlPlaneHost} WHARF_USERNAME=${user} WHARF_PASSWORD='${pw}'
+  bin/wharf sites list
+  bin/wharf assign resolve --user ${user} --address 127.0.0.1
+  bin/wharf report --granularity hour
+  bin/wharf client-config local --client containerd
 
 podman and skopeo need --tls-verify=false for plain HTTP:
   echo '${pw}' | podman login --tls-verify=false ${originHost} -u ${user} --password-stdin

@@ -24,7 +24,12 @@ export interface AccessOptions {
   now: () => number
   /** Verified tokens kept in memory (their signature is not checked again until they expire). */
   maxTokens?: number
+  /** This node's site id once it joined its control plane; blob grants are refused without one. */
+  siteId?: () => string | undefined
 }
+
+/** The audience of the origin's blob grants: never a registry token's. */
+export const GRANT_AUDIENCE = 'wharf-blob-grant'
 
 /** Seconds of clock skew tolerated on `exp` and `nbf`, as the origin allows. */
 const CLOCK_TOLERANCE_S = 5
@@ -83,6 +88,64 @@ export class CacheAccess {
       )
     }
     return { kind: 'forward', authorization: `Bearer ${token}` }
+  }
+
+  /**
+   * Decides a blob request carrying `?grant=` (a redirect from the origin): the grant must be signed by the origin
+   * (its JWKS, ES256), for `aud` wharf-blob-grant, unexpired (5 s tolerance), and name exactly this repository,
+   * this digest and this site among its `sites`. 401 UNAUTHORIZED for a bad, tampered or expired grant; 403 DENIED
+   * for one made for another blob or site, or a name this cache fills from a foreign registry. The grant becomes the
+   * only credential of any fill (no Authorization header needed or used).
+   */
+  async grant(grant: string, target: Target, digest: string): Promise<UpstreamAuth> {
+    const identity = this.#identity()
+    const again = 'pull again from the origin to be sent here with a new one'
+    const invalid = (why: string) =>
+      new OciError('UNAUTHORIZED', `the blob grant is invalid or expired (${why}); ${again}`)
+    let payload: Record<string, unknown>
+    try {
+      const { kid, alg } = decodeProtectedHeader(grant)
+      if (alg !== 'ES256' || typeof kid !== 'string') throw invalid('not an ES256 token with a key id')
+      const key = await this.#opts.keys.key(kid)
+      if (!key || key.alg !== 'ES256') throw invalid('signed with a key the origin does not publish')
+      ;({ payload } = await jwtVerify(grant, key.key, {
+        algorithms: ['ES256'],
+        issuer: identity.issuer,
+        audience: GRANT_AUDIENCE,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        currentDate: new Date(this.#opts.now()),
+        requiredClaims: ['exp'],
+      }))
+    } catch (err) {
+      if (err instanceof OciError) throw err
+      const code = (err as { code?: string }).code
+      const claim = (err as { claim?: string }).claim
+      throw invalid(
+        code === 'ERR_JWT_EXPIRED'
+          ? 'it expired'
+          : code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'
+            ? 'its signature does not verify'
+            : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED'
+              ? `its "${claim ?? '?'}" claim is wrong`
+              : 'not a token the origin signed',
+      )
+    }
+    const denied = (why: string) => new OciError('DENIED', `the blob grant ${why}; ${again}`)
+    if (payload.repository !== target.clientName) throw denied(`is not for repository ${target.clientName}`)
+    if (payload.digest !== digest) throw denied(`is not for blob ${digest}`)
+    const siteId = this.#opts.siteId?.()
+    if (!siteId)
+      throw new OciError(
+        'DENIED',
+        'this cache has not joined its control plane yet, so it cannot take blob grants; pull from the origin',
+      )
+    if (!Array.isArray(payload.sites) || !payload.sites.includes(siteId)) throw denied('is for another cache site')
+    if (target.upstream.kind !== 'wharf')
+      throw new OciError(
+        'DENIED',
+        `blob grants are only for origin content; ${target.clientName} comes from ${target.upstream.name}`,
+      )
+    return { kind: 'grant', grant }
   }
 
   /** Verifies a token's signature (origin JWKS), issuer, audience and lifetime; undefined when it fails any. */

@@ -12,6 +12,8 @@ export interface ServedInfo {
   cache?: CacheOutcome
   /** Body bytes sent to the client. */
   bytes: number
+  /** The request carried a blob grant (`?grant=`) instead of a token. */
+  grant?: boolean
 }
 
 /** Hono environment shared by the cache node's routes. */

@@ -44,7 +44,9 @@ export function v2Routes(deps: V2Deps) {
     let e = err
     // the upstream refused a token we verified (revoked, or a parent with other keys): challenge like any 401
     const repository = c.var.served?.repository
-    if (e instanceof OciError && e.code === 'UNAUTHORIZED' && !e.headers['WWW-Authenticate'] && repository) {
+    // a grant is not a token: a refused grant is answered as it is, with no challenge to fetch a token
+    const grant = c.var.served?.grant === true
+    if (e instanceof OciError && e.code === 'UNAUTHORIZED' && !e.headers['WWW-Authenticate'] && repository && !grant) {
       try {
         e = access.challenge(e.message, `repository:${repository}:pull`, 'invalid_token')
       } catch {
@@ -73,7 +75,8 @@ export function v2Routes(deps: V2Deps) {
   })
 
   v2.on(['GET', 'HEAD'], '/:name{.+}/blobs/:digest', async (c) => {
-    const { target, auth } = await authorize(c, 'blob')
+    const grant = c.req.query('grant')
+    const { target, auth } = grant !== undefined ? await authorizeGrant(c, grant) : await authorize(c, 'blob')
     const digest = parseDigest(c.req.param('digest'))
     const handle = await blobs.open(target, auth, digest, c.req.method === 'HEAD')
     c.var.served.cache = handle.cache
@@ -173,6 +176,30 @@ export function v2Routes(deps: V2Deps) {
     return { target, auth: await access.pull(c.req.raw, target) }
   }
 
+  /** A blob request redirected here by the origin: the grant in its URL is its only credential. */
+  async function authorizeGrant(c: Context<AppEnv>, grant: string): Promise<{ target: Target; auth: UpstreamAuth }> {
+    const name = assertName(c.req.param('name') ?? '')
+    const served = c.var.served
+    served.kind = 'blob'
+    served.repository = name
+    served.grant = true
+    const digest = parseDigest(c.req.param('digest') ?? '')
+    const target = router.resolve(name, c.req.query('ns'))
+    served.upstream = target.upstream.name
+    try {
+      const auth = await access.grant(grant, target, digest.digest)
+      deps.metrics.grant('accepted')
+      return { target, auth }
+    } catch (err) {
+      deps.metrics.grant('refused')
+      c.var.log.info(
+        { err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+        'blob grant refused',
+      )
+      throw err
+    }
+  }
+
   function listing(c: Context<AppEnv>, l: Awaited<ReturnType<ListingService['get']>>) {
     c.var.served.cache = l.cache
     c.var.served.bytes = l.body.byteLength
@@ -194,6 +221,9 @@ function counted(c: Context<AppEnv>): SendStreamOptions {
       served.bytes += bytes
     },
     onCutShort: (err) =>
-      c.var.log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'response cut short'),
+      c.var.log.warn(
+        { err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+        'response cut short',
+      ),
   }
 }

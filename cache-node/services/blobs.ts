@@ -171,7 +171,7 @@ export class BlobService {
           },
         ),
       translate: (err) => t.upstream.translate(err, what),
-      onBytes: (n) => metrics.bytesFromUpstream(t.upstream.name, n),
+      onBytes: (n) => metrics.bytesFromUpstream(t.upstream.name, n, t.clientName),
       onSettled: (f) => {
         if (this.#fills.get(d) === f) this.#fills.delete(d)
       },

@@ -60,7 +60,7 @@ export class ListingService {
               t.upstream.name,
               `upstream ${t.upstream.name} sent a ${label} larger than ${MAX_LISTING_BYTES} bytes`,
             )
-          this.#metrics.bytesFromUpstream(t.upstream.name, raw.byteLength)
+          this.#metrics.bytesFromUpstream(t.upstream.name, raw.byteLength, t.clientName)
           const link = typeof res.headers.link === 'string' ? rewriteLink(res.headers.link, t, what) : undefined
           const applied = res.headers['oci-filters-applied']
           return {

@@ -220,7 +220,7 @@ export class ManifestService {
             t.upstream.name,
             `upstream ${t.upstream.name} sent a ${what} larger than ${MAX_MANIFEST_BYTES} bytes`,
           )
-        this.#opts.metrics.bytesFromUpstream(t.upstream.name, bytes.byteLength)
+        this.#opts.metrics.bytesFromUpstream(t.upstream.name, bytes.byteLength, t.clientName)
         return { bytes, mediaType: manifestType(res, bytes), digest: verifiedDigest(t, res, bytes, expected, what) }
       },
     )

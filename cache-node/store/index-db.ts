@@ -27,6 +27,9 @@ export interface TagRow {
  *   through another one that does not hold it, exactly as the origin links blobs to repositories.
  * - tags: the digest a tag resolved to, and when that was last checked with the upstream.
  * - meta: what the cache learned about its origin (token realm, service, JWKS), so it starts without the origin.
+ * - metrics_outbox: usage batches for the control plane, kept until it acknowledged them (docs/network-protocol.md);
+ *   `seq` orders them, `batch` is `<siteId>-<seq>`; the last sequence number given out is the meta key
+ *   `metrics_seq`, so a batch id is never reused, even once the outbox is empty.
  */
 const MIGRATIONS: string[] = [
   `
@@ -61,7 +64,28 @@ const MIGRATIONS: string[] = [
     value       TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  CREATE TABLE metrics_outbox (
+    seq         INTEGER PRIMARY KEY,
+    site_id     TEXT NOT NULL,
+    batch       TEXT NOT NULL UNIQUE,
+    payload     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+  );
+  `,
 ]
+
+/** A usage batch waiting for the control plane's acknowledgement. */
+export interface OutboxBatch {
+  seq: number
+  siteId: string
+  batch: string
+  /** The JSON body to POST: `{batch, entries}`. */
+  payload: string
+  createdAt: number
+}
+
+const SEQ_KEY = 'metrics_seq'
 const SCHEMA_VERSION = MIGRATIONS.length
 
 interface EntryRow {
@@ -94,6 +118,11 @@ export class IndexDb {
   readonly #getMeta: Statement
   readonly #setMeta: Statement
   readonly #orphanLinks: Statement
+  readonly #outboxAdd: Statement
+  readonly #outboxList: Statement
+  readonly #outboxDelete: Statement
+  readonly #outboxCount: Statement
+  readonly #outboxDropOthers: Statement
 
   constructor(file: string) {
     this.#db = new Database(file)
@@ -132,6 +161,15 @@ export class IndexDb {
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
     )
     this.#orphanLinks = db.prepare('DELETE FROM links WHERE linked_at < ? AND digest NOT IN (SELECT digest FROM blobs)')
+    this.#outboxAdd = db.prepare(
+      'INSERT INTO metrics_outbox (seq, site_id, batch, payload, created_at) VALUES (?, ?, ?, ?, ?)',
+    )
+    this.#outboxList = db.prepare(
+      'SELECT seq, site_id, batch, payload, created_at FROM metrics_outbox WHERE site_id = ? ORDER BY seq LIMIT ?',
+    )
+    this.#outboxDelete = db.prepare('DELETE FROM metrics_outbox WHERE seq = ?')
+    this.#outboxCount = db.prepare('SELECT COUNT(*) FROM metrics_outbox').pluck()
+    this.#outboxDropOthers = db.prepare('DELETE FROM metrics_outbox WHERE site_id <> ?')
   }
 
   entry(digest: string): Entry | undefined {
@@ -224,6 +262,58 @@ export class IndexDb {
 
   setMeta(key: string, value: unknown): void {
     this.#setMeta.run(key, JSON.stringify(value))
+  }
+
+  /**
+   * Adds usage batches to the outbox in one transaction, each with the next sequence number (persisted with them):
+   * `make` builds a batch's payload from its id. Answers the batch ids.
+   */
+  addBatches(siteId: string, payloads: ((batch: string) => string)[], now: number): string[] {
+    if (payloads.length === 0) return []
+    return this.#db.transaction(() => {
+      let seq = this.getMeta<number>(SEQ_KEY) ?? 0
+      const ids: string[] = []
+      for (const make of payloads) {
+        seq++
+        const batch = `${siteId}-${seq}`
+        this.#outboxAdd.run(seq, siteId, batch, make(batch), now)
+        ids.push(batch)
+      }
+      this.setMeta(SEQ_KEY, seq)
+      return ids
+    })()
+  }
+
+  /** The oldest batches of a site, in order. */
+  pendingBatches(siteId: string, limit = 100): OutboxBatch[] {
+    const rows = this.#outboxList.all(siteId, limit) as {
+      seq: number
+      site_id: string
+      batch: string
+      payload: string
+      created_at: number
+    }[]
+    return rows.map((r) => ({
+      seq: r.seq,
+      siteId: r.site_id,
+      batch: r.batch,
+      payload: r.payload,
+      createdAt: r.created_at,
+    }))
+  }
+
+  /** The control plane acknowledged a batch. */
+  deleteBatch(seq: number): void {
+    this.#outboxDelete.run(seq)
+  }
+
+  outboxCount(): number {
+    return this.#outboxCount.get() as number
+  }
+
+  /** Drops batches made for another site identity (they cannot be delivered with this one's credential). */
+  dropBatchesNotOf(siteId: string): number {
+    return this.#outboxDropOthers.run(siteId).changes
   }
 
   close(): void {

@@ -9,8 +9,12 @@ import type { UpstreamConfig } from '../config.ts'
 import { UpstreamError } from '../errors.ts'
 import { ForeignTokens } from './foreign-tokens.ts'
 
-/** How a request authenticates upstream: the caller's own bearer token (wharf upstreams), or anonymously. */
-export type UpstreamAuth = { kind: 'forward'; authorization: string | undefined } | { kind: 'anonymous' }
+/**
+ * How a request authenticates upstream: the caller's own bearer token (wharf upstreams), a blob grant the origin
+ * signed (wharf upstreams; sent as `?grant=`, with no Authorization), or anonymously.
+ */
+export type UpstreamAuth =
+  { kind: 'forward'; authorization: string | undefined } | { kind: 'grant'; grant: string } | { kind: 'anonymous' }
 
 export interface UpstreamRequest {
   method: 'GET' | 'HEAD'
@@ -47,6 +51,11 @@ export interface UpstreamOptions {
   expectedRealm?: () => Promise<string>
   /** Pause before retry n (1-based), in milliseconds. */
   backoffMs?: (attempt: number) => number
+  /**
+   * For a wharf upstream: the `Wharf-Fill` header value sent on every request (this site's id, or `1` before it
+   * joined), so the origin never redirects this cache to a cache.
+   */
+  fillHeader?: () => string
 }
 
 const MAX_REDIRECTS = 5
@@ -170,24 +179,28 @@ export class Upstream {
   }
 
   async #send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const headers: Record<string, string> = { 'user-agent': 'wharf-cache', ...req.headers }
+    const headers: Record<string, string> = { 'user-agent': 'wharf-cache', ...this.#fill(), ...req.headers }
     const scope = `repository:${req.repository}:pull`
+    let path = req.path
     if (req.auth.kind === 'forward') {
       if (req.auth.authorization) headers.authorization = req.auth.authorization
+    } else if (req.auth.kind === 'grant') {
+      // the grant is the only credential: the origin (or a parent cache) accepts it for exactly this blob
+      path = `${path}${path.includes('?') ? '&' : '?'}grant=${encodeURIComponent(req.auth.grant)}`
     } else {
       // a registry that challenged before will again: ask its realm for this scope's token up front
       const known = this.#tokens.knownChallenge
       const token = this.#tokens.cached(scope) ?? (known ? await this.#tokens.fetch(known, scope) : undefined)
       if (token) headers.authorization = `Bearer ${token}`
     }
-    let res = await this.#follow(req.method, req.path, headers)
+    let res = await this.#follow(req.method, path, headers)
     if (res.status === 401 && req.auth.kind === 'anonymous') {
       // the token dance: a foreign registry names its realm in the challenge; ask it for an anonymous token once
       const challenge = parseBearerChallenge(res.headers['www-authenticate'])
       if (challenge) {
         await res.body.dump()
         const token = await this.#tokens.fetch(challenge, challenge.scope ?? scope)
-        res = await this.#follow(req.method, req.path, { ...headers, authorization: `Bearer ${token}` })
+        res = await this.#follow(req.method, path, { ...headers, authorization: `Bearer ${token}` })
       }
     }
     return res
@@ -294,7 +307,7 @@ export class Upstream {
         const realm = await expected()
         let res: UpstreamResponse
         try {
-          res = await this.#follow('GET', '/v2/', { 'user-agent': 'wharf-cache' })
+          res = await this.#follow('GET', '/v2/', { 'user-agent': 'wharf-cache', ...this.#fill() })
         } catch (err) {
           throw this.translate(err, 'its /v2/ challenge')
         }
@@ -327,6 +340,10 @@ export class Upstream {
       })
     }
     return this.#trusted
+  }
+
+  #fill(): Record<string, string> {
+    return this.#opts.fillHeader ? { 'wharf-fill': this.#opts.fillHeader() } : {}
   }
 
   #backoff(attempt: number): number {

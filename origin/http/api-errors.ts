@@ -1,6 +1,8 @@
 /** Errors of the /api/v0 JSON API: a stable code, an HTTP status and a message; the body is `{ error: {...} }`. */
 export const API_ERRORS = {
   BAD_REQUEST: 400,
+  /** An account setting that cannot be applied (DTR's code, e.g. an unknown cache site). */
+  INVALID_USER_SETTINGS: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

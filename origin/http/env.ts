@@ -4,5 +4,12 @@ import type { Logger } from 'pino'
 /** Hono environment shared by the origin's routes. */
 export interface AppEnv {
   Bindings: HttpBindings
-  Variables: { log: Logger; reqId: string }
+  Variables: {
+    log: Logger
+    reqId: string
+    /** The client's address (X-Forwarded-For from trusted proxies, else the peer); see client-address.ts. */
+    clientAddress: string
+    /** Set when a blob GET was redirected to a cache site: the site's name, for the request log line. */
+    redirect: string
+  }
 }

@@ -27,6 +27,7 @@ export function requestLog(root: Logger): MiddlewareHandler<AppEnv> {
           bytes,
           ms: Math.round((performance.now() - started) * 10) / 10,
           ...(aborted ? { aborted } : {}),
+          ...(c.get('redirect') ? { redirect: c.get('redirect') } : {}),
         },
         'request',
       )

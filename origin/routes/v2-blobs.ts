@@ -2,18 +2,42 @@ import { Hono } from 'hono'
 import { OciError } from '../../oci/errors.ts'
 import { parseRangeHeader } from '../../oci/range.ts'
 import { assertName } from '../../oci/reference.ts'
-import { clientAddress, sendStream } from '../../lib/node-io.ts'
+import { sendStream } from '../../lib/node-io.ts'
+import { clientAddress } from '../http/client-address.ts'
 import type { AppEnv } from '../http/env.ts'
 import type { V2Deps } from './v2.ts'
 
-/** Blob reads (GET, HEAD with Range) and blob deletes. */
-export function blobRoutes({ registry, access, events }: V2Deps) {
+/** The header cache nodes send on fills: such a request is never redirected (a cache is never sent to a cache). */
+export const FILL_HEADER = 'wharf-fill'
+
+/**
+ * Blob reads (GET, HEAD with Range) and blob deletes. A GET may be redirected to the caller's cache site with a
+ * blob grant; a request carrying a grant (`?grant=`, a redirected client's cache filling) needs no other
+ * credential and is always served here (docs/network-protocol.md).
+ */
+export function blobRoutes({ registry, access, events, grants, redirects }: V2Deps) {
   const app = new Hono<AppEnv>()
 
   app.on(['GET', 'HEAD'], '/:name{.+}/blobs/:digest', async (c) => {
     const name = assertName(c.req.param('name'))
-    await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull'] }])
-    const info = registry.blob(name, c.req.param('digest'))
+    const digest = c.req.param('digest')
+    const grant = c.req.query('grant')
+    if (grant !== undefined) {
+      const check = await grants.verify(grant, { repository: name, digest })
+      if (!check.ok) throw new OciError(check.reason === 'mismatch' ? 'DENIED' : 'UNAUTHORIZED', check.message)
+    } else {
+      const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull'] }])
+      if (redirects && c.req.method === 'GET' && c.req.header(FILL_HEADER) === undefined) {
+        // an unknown blob is answered here (404), not sent to a cache
+        registry.blob(name, digest)
+        const target = await redirects.target({ subject: who.subject, repository: name, digest, address: clientAddress(c) })
+        if (target) {
+          c.set('redirect', target.site)
+          return c.body(null, 307, { Location: target.location, 'Content-Length': '0', 'Cache-Control': 'no-store' })
+        }
+      }
+    }
+    const info = registry.blob(name, digest)
     const headers: Record<string, string> = {
       'Docker-Content-Digest': info.digest,
       'Content-Type': 'application/octet-stream',

@@ -4,6 +4,8 @@ import { INTERNAL_ERROR_BODY, OciError } from '../../oci/errors.ts'
 import type { AccessController } from '../http/access.ts'
 import type { AppEnv } from '../http/env.ts'
 import { setResponseHeader } from '../../lib/node-io.ts'
+import type { BlobGrants } from '../services/blob-grants.ts'
+import type { BlobRedirects } from '../services/blob-redirects.ts'
 import type { Events } from '../services/events.ts'
 import type { RegistryService } from '../services/registry.ts'
 import type { UploadService } from '../services/uploads.ts'
@@ -18,6 +20,10 @@ export interface V2Deps {
   access: AccessController
   /** Where pushes, pulls and deletes are recorded. */
   events: Events
+  /** Verifies the grants of redirected blob pulls and cache fills. */
+  grants: BlobGrants
+  /** Sends blob GETs to cache sites; absent without a control plane. */
+  redirects?: BlobRedirects
 }
 
 /** The OCI distribution API, mounted at /v2. Every failure leaves as the spec's error JSON. */

@@ -2,8 +2,12 @@ import { randomUUID } from 'node:crypto'
 import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
 import { isValidName } from '../../oci/reference.ts'
 import { mergeScopes, type ResourceAccess } from '../../oci/scope.ts'
+import { GRANT_AUDIENCE } from './blob-grants.ts'
 import type { KeyRing } from './keys.ts'
 import type { Permissions, Principal } from './permissions.ts'
+
+/** The `kind` claim of the JWTs the origin signs for itself (to call the control plane): never a caller's credential. */
+export const SERVICE_TOKEN_KIND = 'service'
 
 export interface IssuedToken {
   token: string
@@ -89,6 +93,9 @@ export class TokenService {
         clockTolerance: 5,
         currentDate: new Date(this.#now()),
       })
+      // blob grants and the origin's own service tokens are signed with the same key but are never registry tokens
+      const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud]
+      if (audiences.includes(GRANT_AUDIENCE) || payload.kind === SERVICE_TOKEN_KIND) return undefined
       const access = Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : []
       return { subject: payload.sub ?? '', access, claims: payload as Record<string, unknown> }
     } catch {

@@ -22,6 +22,8 @@ export interface StartOptions {
   dataDir?: string
   /** Collects log lines as objects, for tests that assert on logs. */
   logLines?: Record<string, unknown>[]
+  /** The origin's clock (tokens, grants, caches of control plane answers); Date.now by default. */
+  now?: () => number
 }
 
 /** The first admin's password in every test origin. */
@@ -51,7 +53,7 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
     : pino({ level: 'silent' })
   let handler: FetchHandler = () => new Response('starting', { status: 503 })
   const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0 })
-  const deps = await createDeps(withBoundPort(config, server.port), log)
+  const deps = await createDeps(withBoundPort(config, server.port), log, opts.now)
   handler = buildApp(deps).fetch as FetchHandler
   const host = `127.0.0.1:${server.port}`
   return {
@@ -61,6 +63,7 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
     deps,
     async close() {
       await server.close()
+      await deps.network.controlPlane?.close()
       deps.db.close()
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true })
     },

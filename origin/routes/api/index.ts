@@ -5,6 +5,7 @@ import type { OriginDeps } from '../../app.ts'
 import { apiAuth, type ApiEnv } from '../../http/api-auth.ts'
 import { ApiError } from '../../http/api-errors.ts'
 import { accountRoutes } from './accounts.ts'
+import { cacheRoutes } from './caches.ts'
 import { eventRoutes } from './events.ts'
 import { MAX_BODY_BYTES } from './input.ts'
 import { ldapApiRoutes } from './ldap.ts'
@@ -57,6 +58,7 @@ export function apiRoutes(deps: OriginDeps) {
   api.route('/', robotRoutes(services))
   api.route('/', settingsRoutes(services))
   api.route('/', eventRoutes(services))
+  api.route('/', cacheRoutes(services))
   api.route('/meta/ldap', ldapApiRoutes(deps))
 
   // route() does not carry notFound, so the fallthrough is a route of its own

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { ApiError } from '../../http/api-errors.ts'
 import type { ApiEnv } from '../../http/api-auth.ts'
-import { clientAddress } from '../../../lib/node-io.ts'
+import { clientAddress } from '../../http/client-address.ts'
 import type { Caller } from '../../services/permissions.ts'
 
 /** Page size when `?limit=` is absent. */

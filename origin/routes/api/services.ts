@@ -1,6 +1,7 @@
 import type { OriginDeps } from '../../app.ts'
 import { AccountsService } from '../../services/accounts.ts'
 import { AuditLog } from '../../services/audit.ts'
+import { CacheSettingsService } from '../../services/cache-settings.ts'
 import { GrantsService } from '../../services/grants.ts'
 import { OrgsService } from '../../services/orgs.ts'
 import { PersonalTokensService } from '../../services/personal-tokens.ts'
@@ -20,6 +21,7 @@ export interface ApiServices {
   settings: SettingsService
   audit: AuditLog
   sessions: SessionsService
+  caches: CacheSettingsService
 }
 
 export function createApiServices(deps: OriginDeps): ApiServices {
@@ -36,5 +38,12 @@ export function createApiServices(deps: OriginDeps): ApiServices {
     settings: new SettingsService({ settings, permissions, keys, events }),
     audit: new AuditLog({ events, permissions }),
     sessions: new SessionsService({ auth, events }),
+    caches: new CacheSettingsService({
+      accounts,
+      permissions,
+      events,
+      controlPlane: deps.network.controlPlane,
+      redirects: deps.network.redirects,
+    }),
   }
 }

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { OriginConfig } from '../../config.ts'
 import { SESSION_COOKIE, type ApiEnv } from '../../http/api-auth.ts'
-import { clientAddress } from '../../../lib/node-io.ts'
+import { clientAddress } from '../../http/client-address.ts'
 import { caller, readJson, text } from './input.ts'
 import type { ApiServices } from './services.ts'
 

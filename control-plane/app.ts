@@ -1,0 +1,147 @@
+import { mkdir } from 'node:fs/promises'
+import { join as joinPath } from 'node:path'
+import { Hono } from 'hono'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Logger } from 'pino'
+import { Agent } from 'undici'
+import { OriginKeys } from '../lib/origin-keys.ts'
+import type { ControlPlaneConfig } from './config.ts'
+import type { ControlPlaneDeps } from './deps.ts'
+import { ApiError } from './errors.ts'
+import { Auth } from './http/auth.ts'
+import type { AppEnv } from './http/env.ts'
+import { requestLog } from './http/request-log.ts'
+import { assignmentRoutes } from './routes/assignments.ts'
+import { joinTokenRoutes } from './routes/join-tokens.ts'
+import { networkRoutes } from './routes/networks.ts'
+import { nodeRoutes } from './routes/nodes.ts'
+import { reportRoutes } from './routes/reports.ts'
+import { siteRoutes } from './routes/sites.ts'
+import { AssignmentsService } from './services/assignments.ts'
+import { BandwidthService } from './services/bandwidth.ts'
+import { MmdbGeo, type GeoLocator } from './services/geo.ts'
+import { HealthService } from './services/health.ts'
+import { JoinService } from './services/join.ts'
+import { MetricsService } from './services/metrics.ts'
+import { NetworksService } from './services/networks.ts'
+import { OriginTokens } from './services/origin-tokens.ts'
+import { PlacementService } from './services/placement.ts'
+import { SitesService } from './services/sites.ts'
+import { AssignmentsStore } from './storage/assignments-store.ts'
+import { MetaStore, openDb } from './storage/db.ts'
+import { HealthStore } from './storage/health-store.ts'
+import { JoinTokensStore } from './storage/join-tokens-store.ts'
+import { NetworksStore } from './storage/networks-store.ts'
+import { SitesStore } from './storage/sites-store.ts'
+import { UsageStore } from './storage/usage-store.ts'
+
+export type { ControlPlaneDeps } from './deps.ts'
+
+export interface CreateDepsOptions {
+  /** The clock (health, token lifetimes, join-token expiry). Default Date.now. */
+  now?: () => number
+  /** Places addresses on the globe; default the offline database in config.geoipDir. */
+  geo?: GeoLocator
+  /** Run the health sweep timer (default true; tests driving the clock by hand may turn it off). */
+  healthTimer?: boolean
+}
+
+/** Opens the database under the data folder, starts learning the origin's keys and builds the services. */
+export async function createDeps(
+  config: Readonly<ControlPlaneConfig>,
+  log: Logger,
+  opts: CreateDepsOptions | (() => number) = {},
+): Promise<ControlPlaneDeps> {
+  const o: CreateDepsOptions = typeof opts === 'function' ? { now: opts } : opts
+  const now = o.now ?? Date.now
+  await mkdir(config.dataDir, { recursive: true })
+  const db = openDb(joinPath(config.dataDir, 'control-plane.db'))
+  const siteStore = new SitesStore(db)
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 4 })
+  const keys = new OriginKeys({
+    originUrl: config.originUrl,
+    index: new MetaStore(db),
+    agent,
+    now,
+    log: log.child({ component: 'origin-keys' }),
+    refreshMs: config.jwksRefreshMs,
+    cooldownMs: 10_000,
+    timeoutMs: 10_000,
+  })
+  await keys.start()
+  const tokens = new OriginTokens(keys, now)
+  const auth = new Auth({ keys, tokens, sites: siteStore })
+  const health = new HealthService({
+    sites: siteStore,
+    history: new HealthStore(db),
+    now,
+    log: log.child({ component: 'health' }),
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    downAfter: config.downAfter,
+  })
+  const sites = new SitesService({ store: siteStore, now, evaluateHealth: () => health.evaluate() })
+  const join = new JoinService({ tokens: new JoinTokensStore(db), sites, siteStore, now })
+  const assignmentStore = new AssignmentsStore(db)
+  const networkStore = new NetworksStore(db)
+  const usage = new UsageStore(db)
+  const placement = new PlacementService({
+    sites,
+    assignments: assignmentStore,
+    networks: networkStore,
+    geo: o.geo ?? new MmdbGeo(config.geoipDir),
+  })
+  if (o.healthTimer !== false) health.start()
+  return {
+    config,
+    log,
+    db,
+    keys,
+    auth,
+    sites,
+    health,
+    join,
+    assignments: new AssignmentsService(assignmentStore, sites, now),
+    networks: new NetworksService(networkStore, now),
+    placement,
+    metrics: new MetricsService(usage, now),
+    bandwidth: new BandwidthService(usage, sites, now),
+    now,
+    async close() {
+      health.stop()
+      keys.stop()
+      await agent.close()
+      db.close()
+    },
+  }
+}
+
+/** The control plane's HTTP application; no I/O happens here. */
+export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  app.use(requestLog(deps.log))
+  app.get('/health', (c) => c.json({ status: 'ok', originReached: deps.keys.identity() !== undefined }))
+
+  const api = new Hono<AppEnv>()
+  api.use(deps.auth.middleware())
+  api.route('/sites', siteRoutes(deps))
+  api.route('/join-tokens', joinTokenRoutes(deps))
+  api.route('/assignments', assignmentRoutes(deps))
+  api.route('/networks', networkRoutes(deps))
+  api.route('/reports', reportRoutes(deps))
+  api.route('/', nodeRoutes(deps))
+  api.all('*', (c) => {
+    throw new ApiError('NOT_FOUND', `no such endpoint: ${c.req.method} ${c.req.path}`)
+  })
+  app.route('/api/v0', api)
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      c.var.log?.[err.status >= 500 ? 'warn' : 'info']({ code: err.code, message: err.message }, 'api error')
+      return c.json(err.toBody(), err.status as ContentfulStatusCode, err.headers)
+    }
+    ;(c.var.log ?? deps.log).error({ err }, 'unhandled error')
+    return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500)
+  })
+  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no such endpoint: ${c.req.method} ${c.req.path}` } }, 404))
+  return app
+}

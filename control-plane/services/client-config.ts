@@ -1,0 +1,99 @@
+import { badRequest } from '../errors.ts'
+import type { SiteRecord } from '../storage/sites-store.ts'
+
+export type Client = 'docker' | 'containerd' | 'podman'
+export const CLIENTS: readonly Client[] = ['docker', 'containerd', 'podman']
+
+export interface ClientFile {
+  client: Client
+  path: string
+  content: string
+  /** What the file does and does not do, for the operator. */
+  note?: string
+}
+
+export interface ClientConfig {
+  site: { id: string; name: string; url: string }
+  files: ClientFile[]
+  trust: string[]
+}
+
+const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?)(:\d{1,5})?$/
+
+/** Checks `?origin=<host[:port]>`. */
+export function parseOriginHost(v: string): string {
+  if (!HOST_RE.test(v)) throw badRequest(`origin must be a host or host:port such as registry.example.com (got "${v}")`)
+  return v.toLowerCase()
+}
+
+/**
+ * Client configuration that sends pulls of `originHost` to the site: docker's daemon.json, containerd's hosts.toml
+ * and podman's registries.conf.d drop-in, with the steps to trust the site's certificate (or to allow plain HTTP).
+ * `originScheme` is the scheme of containerd's `server` (the origin's own).
+ */
+export function clientConfig(site: SiteRecord, originHost: string, originScheme: 'http' | 'https'): ClientConfig {
+  if (!site.url) throw badRequest(`site ${site.name} has no url yet: set one, or let a node join as it`)
+  const siteUrl = new URL(site.url)
+  const siteHost = siteUrl.host
+  const https = siteUrl.protocol === 'https:'
+  const ca = https && site.caCertificate !== null
+  const containerdCa = `/etc/containerd/certs.d/${originHost}/${siteHost}-ca.crt`
+
+  const daemon: Record<string, unknown> = { 'registry-mirrors': [site.url] }
+  if (!https) daemon['insecure-registries'] = [siteHost]
+  const hosts = [
+    `server = "${originScheme}://${originHost}"`,
+    '',
+    `[host."${site.url}"]`,
+    '  capabilities = ["pull", "resolve"]',
+    ...(ca ? [`  ca = "${containerdCa}"`] : []),
+    '',
+  ].join('\n')
+  const podman = [
+    '[[registry]]',
+    `location = "${originHost}"`,
+    '',
+    '[[registry.mirror]]',
+    `location = "${siteHost}"`,
+    ...(https ? [] : ['insecure = true']),
+    '',
+  ].join('\n')
+
+  const files: ClientFile[] = [
+    {
+      client: 'docker',
+      path: '/etc/docker/daemon.json',
+      content: `${JSON.stringify(daemon, null, 2)}\n`,
+      note: `docker's registry-mirrors applies only to Docker Hub images; pulls from ${originHost} are redirected to ${site.name} by the origin automatically. Merge these keys into an existing daemon.json and restart dockerd.`,
+    },
+    {
+      client: 'containerd',
+      path: `/etc/containerd/certs.d/${originHost}/hosts.toml`,
+      content: hosts,
+      note: 'needs config_path = "/etc/containerd/certs.d" in the CRI registry section of containerd\'s config.toml',
+    },
+    {
+      client: 'podman',
+      path: `/etc/containers/registries.conf.d/wharf-${site.name}.conf`,
+      content: podman,
+    },
+  ]
+
+  const trust: string[] = []
+  if (ca) {
+    trust.push(
+      `docker: save the site's CA certificate (caCertificate of GET /api/v0/sites/${site.name}) as /etc/docker/certs.d/${siteHost}/ca.crt`,
+      `containerd: save the site's CA certificate as ${containerdCa}`,
+      `podman: save the site's CA certificate as /etc/containers/certs.d/${siteHost}/ca.crt`,
+    )
+  } else if (https) {
+    trust.push(`${site.url} uses a certificate the system already trusts: nothing to install`)
+  } else {
+    trust.push(
+      `docker: ${siteHost} serves plain HTTP; the daemon.json above lists it in insecure-registries`,
+      `containerd: the hosts.toml names ${site.url} with its http:// scheme, which containerd uses as is`,
+      `podman: the mirror entry above sets insecure = true for ${siteHost}`,
+    )
+  }
+  return { site: { id: site.id, name: site.name, url: site.url }, files, trust }
+}
