@@ -73,9 +73,10 @@ export class BandwidthService {
   }
 
   report(q: ReportQuery): BandwidthReport {
-    const to = floorHour(q.to === undefined ? this.#now() : isoTime(q.to, 'to'))
+    // counters are kept per hour: `to` is rounded up (so "now" includes the hour under way), `from` down
+    const to = ceilHour(q.to === undefined ? this.#now() + 1 : isoTime(q.to, 'to'))
     const from = floorHour(q.from === undefined ? to - DEFAULT_RANGE_MS : isoTime(q.from, 'from'))
-    if (from >= to) throw badRequest(`from (${iso(from)}) must be before to (${iso(to)}) once both are rounded down to the hour`)
+    if (from >= to) throw badRequest(`from (${iso(from)}) must be before to (${iso(to)}) once rounded to whole hours`)
     const granularity = q.granularity ?? 'day'
     if (granularity !== 'hour' && granularity !== 'day') throw badRequest('granularity must be hour or day')
     let top = DEFAULT_TOP
@@ -163,4 +164,5 @@ function group<K>(list: UsageSum[], key: (s: UsageSum) => K): Map<K, UsageSum[]>
 }
 
 const floorHour = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS
+const ceilHour = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS
 const iso = (ms: number) => new Date(ms).toISOString()

@@ -88,10 +88,13 @@ describe('bandwidth reports', () => {
     expect((await report(`${RANGE}&top=1`)).body.topRepositories).toHaveLength(1)
   })
 
-  test('from is inclusive, to exclusive, both rounded down to the hour', async () => {
-    const r = (await report(`from=${encodeURIComponent('2026-03-01T10:59:59Z')}&to=${encodeURIComponent('2026-03-01T11:30:00Z')}&granularity=hour`)).body
+  test('from is inclusive and rounded down, to exclusive and rounded up (the hour under way counts)', async () => {
+    const r = (await report(`from=${encodeURIComponent('2026-03-01T10:59:59Z')}&to=${encodeURIComponent('2026-03-01T11:00:00Z')}&granularity=hour`)).body
     expect(r.from).toBe(H('10'))
     expect(r.to).toBe(H('11'))
+    const partial = (await report(`from=${encodeURIComponent('2026-03-01T10:00:00Z')}&to=${encodeURIComponent('2026-03-01T10:20:00Z')}&granularity=hour`)).body
+    expect(partial.to).toBe(H('11'))
+    expect(new Set(partial.rows.map((x: { period: string }) => x.period))).toEqual(new Set([H('10')]))
     expect(new Set(r.rows.map((x: { period: string }) => x.period))).toEqual(new Set([H('10')]))
   })
 
@@ -112,7 +115,7 @@ describe('bandwidth reports', () => {
     ['from=yesterday', /from must be an ISO 8601 time/],
     ['to=2026-13-45', /to must be an ISO 8601 time/],
     [`from=${encodeURIComponent('2026-03-02T00:00:00Z')}&to=${encodeURIComponent('2026-03-01T00:00:00Z')}`, /must be before/],
-    [`from=${encodeURIComponent('2026-03-01T10:10:00Z')}&to=${encodeURIComponent('2026-03-01T10:50:00Z')}`, /must be before/],
+    [`from=${encodeURIComponent('2026-03-01T10:10:00Z')}&to=${encodeURIComponent('2026-03-01T10:00:00Z')}`, /must be before/],
     ['granularity=week', /granularity must be hour or day/],
     ['format=xml', /format must be json or csv/],
     ['top=many', /top must be/],
