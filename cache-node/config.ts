@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import ipaddr from 'ipaddr.js'
-import { ConfigProblems, parseBytes, type Env } from '../lib/config.ts'
+import { ConfigProblems, parseBytes, type Env, type ProgramConfig } from '../lib/config.ts'
 import { NAME_RE } from '../oci/reference.ts'
 
 /**
@@ -20,16 +20,13 @@ export interface UpstreamConfig {
 export type UpstreamRule =
   { match: 'ns'; ns: string; upstream: UpstreamConfig } | { match: 'prefix'; prefix: string; upstream: UpstreamConfig }
 
-export interface CacheConfig {
-  listen: { host: string; port: number }
+export { withBoundPort } from '../lib/config.ts'
+
+export interface CacheConfig extends ProgramConfig {
   /** The index database, the blob files and fills in progress. */
   dataDir: string
   /** How clients reach this cache. */
   publicUrl: URL
-  /** True when CACHE_PUBLIC_URL was not set: the URL follows the port actually bound (see withBoundPort). */
-  publicUrlDerived: boolean
-  tls?: { certFile: string; keyFile: string }
-  logLevel: string
   /** The origin whose token service and JWKS this cache trusts. */
   originUrl: URL
   /** Where requests go that no rule sends elsewhere: the origin or a parent cache. */
@@ -156,14 +153,6 @@ export function loadConfig(env: Env): Readonly<CacheConfig> {
   if (config.upstreamTimeoutMs < 1000) p.add('CACHE_UPSTREAM_TIMEOUT must be at least 1s')
   p.throwIfAny('cache-node')
   return Object.freeze(config)
-}
-
-/** The configuration once the server is bound: a derived public URL gets the real port (listening on port 0). */
-export function withBoundPort(config: Readonly<CacheConfig>, port: number): Readonly<CacheConfig> {
-  if (!config.publicUrlDerived || config.listen.port === port) return config
-  const publicUrl = new URL(config.publicUrl)
-  publicUrl.port = String(port)
-  return Object.freeze({ ...config, publicUrl, listen: { ...config.listen, port } })
 }
 
 /** CACHE_CONTROL_PLANE_URL and the CACHE_SITE_* fields; the site fields are checked only with a control plane. */

@@ -1,17 +1,14 @@
 import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
-import { ConfigProblems, parseDuration, type Env } from '../lib/config.ts'
+import { ConfigProblems, parseDuration, type Env, type ProgramConfig } from '../lib/config.ts'
 
-export interface ControlPlaneConfig {
-  listen: { host: string; port: number }
+export { withBoundPort } from '../lib/config.ts'
+
+export interface ControlPlaneConfig extends ProgramConfig {
   /** The database (`control-plane.db`). Default `./data/control-plane`. */
   dataDir: string
   /** How admins and cache nodes reach the control plane. */
   publicUrl: URL
-  /** True when CONTROL_PLANE_PUBLIC_URL was not set: the URL follows the port actually bound. */
-  publicUrlDerived: boolean
-  tls?: { certFile: string; keyFile: string }
-  logLevel: string
   /** The origin whose tokens (admins, the origin itself) this control plane accepts. */
   originUrl: URL
   /** How often cache nodes send heartbeats (told to them on join and in every heartbeat answer). Default 10s. */
@@ -83,14 +80,6 @@ export function loadConfig(env: Env): Readonly<ControlPlaneConfig> {
   }
   p.throwIfAny('control-plane')
   return Object.freeze(config)
-}
-
-/** The configuration once the server is bound: a derived public URL gets the real port (listening on port 0). */
-export function withBoundPort(config: Readonly<ControlPlaneConfig>, port: number): Readonly<ControlPlaneConfig> {
-  if (!config.publicUrlDerived || config.listen.port === port) return config
-  const publicUrl = new URL(config.publicUrl)
-  publicUrl.port = String(port)
-  return Object.freeze({ ...config, publicUrl, listen: { ...config.listen, port } })
 }
 
 /** Whether the variable is set and is a duration (a bad one is reported already; a minimum check would repeat it). */

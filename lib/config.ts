@@ -4,6 +4,27 @@
  */
 export type Env = Record<string, string | undefined>
 
+/** What every program's configuration holds: where it listens and is reached, its data folder, TLS, log level. */
+export interface ProgramConfig {
+  listen: { host: string; port: number }
+  /** Everything the program keeps. */
+  dataDir: string
+  /** How clients reach the program. */
+  publicUrl: URL
+  /** True when the public URL was not set: it follows the port actually bound (see withBoundPort). */
+  publicUrlDerived: boolean
+  tls?: { certFile: string; keyFile: string }
+  logLevel: string
+}
+
+/** The configuration once the server is bound: a derived public URL gets the real port (listening on port 0). */
+export function withBoundPort<C extends ProgramConfig>(config: Readonly<C>, port: number): Readonly<C> {
+  if (!config.publicUrlDerived || config.listen.port === port) return config
+  const publicUrl = new URL(config.publicUrl)
+  publicUrl.port = String(port)
+  return Object.freeze({ ...config, publicUrl, listen: { ...config.listen, port } })
+}
+
 export class ConfigError extends Error {
   readonly problems: string[]
   constructor(program: string, problems: string[]) {

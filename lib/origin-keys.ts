@@ -1,4 +1,4 @@
-import { importJWK, type CryptoKey, type JWK } from 'jose'
+import { decodeProtectedHeader, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { parseBearerChallenge } from '../oci/challenge.ts'
@@ -36,6 +36,14 @@ export interface OriginKeysOptions {
   /** Least time between fetches caused by an unknown key id (a rotation, or a forged token). */
   cooldownMs: number
   timeoutMs: number
+}
+
+/** Seconds of clock skew tolerated on `exp` and `nbf`, as the origin allows. */
+export const JWT_CLOCK_TOLERANCE_S = 5
+
+/** A token that cannot be checked against the origin's keys (unknown key id or algorithm, origin not reached). */
+export class UnverifiableToken extends Error {
+  readonly code = 'ERR_UNVERIFIABLE_TOKEN'
 }
 
 /** Asymmetric algorithms only: a JWKS carrying a shared secret would let anyone who reads it mint tokens. */
@@ -89,6 +97,32 @@ export class OriginKeys {
     if (this.#opts.now() - this.#lastFetch < this.#opts.cooldownMs) return undefined
     await this.refresh()
     return this.#keys.get(kid)
+  }
+
+  /**
+   * Verifies a JWT the origin signed, offline: a key its JWKS publishes (of one of `algorithms`, default any
+   * asymmetric one), its issuer, the audience (the origin's token service unless given) and the lifetime, with
+   * JWT_CLOCK_TOLERANCE_S of skew. Throws when any check fails: jose's errors carry a `code` saying which
+   * (ERR_JWT_EXPIRED, ERR_JWS_SIGNATURE_VERIFICATION_FAILED, ERR_JWT_CLAIM_VALIDATION_FAILED with `claim`), and
+   * an unknown key or algorithm, or an origin not reached yet, is an UnverifiableToken.
+   */
+  async verifyJwt(token: string, opts: { now: number; audience?: string; algorithms?: string[] }): Promise<JWTPayload> {
+    const identity = this.identity()
+    if (!identity) throw new UnverifiableToken('the origin has not been reached yet')
+    const { kid, alg } = decodeProtectedHeader(token)
+    if (typeof kid !== 'string' || typeof alg !== 'string') throw new UnverifiableToken('no key id or algorithm')
+    if (opts.algorithms && !opts.algorithms.includes(alg)) throw new UnverifiableToken(`algorithm ${alg} is not accepted here`)
+    const key = await this.key(kid)
+    if (!key || key.alg !== alg) throw new UnverifiableToken('signed with a key the origin does not publish')
+    const { payload } = await jwtVerify(token, key.key, {
+      algorithms: [key.alg],
+      issuer: identity.issuer,
+      audience: opts.audience ?? identity.service,
+      clockTolerance: JWT_CLOCK_TOLERANCE_S,
+      currentDate: new Date(opts.now),
+      requiredClaims: ['exp'],
+    })
+    return payload
   }
 
   /** Fetches identity and keys now (one fetch at a time); answers whether it worked. */

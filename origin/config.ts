@@ -1,18 +1,15 @@
 import { resolve } from 'node:path'
 import ipaddr from 'ipaddr.js'
-import { ConfigProblems, type Env } from '../lib/config.ts'
+import { ConfigProblems, type Env, type ProgramConfig } from '../lib/config.ts'
 import { GRANT_AUDIENCE } from './services/blob-grants.ts'
 
-export interface OriginConfig {
-  listen: { host: string; port: number }
+export { withBoundPort } from '../lib/config.ts'
+
+export interface OriginConfig extends ProgramConfig {
   /** Everything the origin keeps: database, blobs, upload sessions. */
   dataDir: string
   /** The URL clients use to reach the origin (token realm and absolute links are built from it). */
   publicUrl: URL
-  /** True when ORIGIN_PUBLIC_URL was not set: the URL follows the port actually bound (see withBoundPort). */
-  publicUrlDerived: boolean
-  tls?: { certFile: string; keyFile: string }
-  logLevel: string
   /** fsync blobs and upload chunks before acknowledging them (survives power loss, not just a killed process). */
   fsync: boolean
   /** Upload sessions untouched for this long are removed. */
@@ -93,10 +90,3 @@ function cidrList(p: ConfigProblems, name: string): string[] {
   return out
 }
 
-/** The configuration once the server is bound: a derived public URL gets the real port (listening on port 0). */
-export function withBoundPort(config: Readonly<OriginConfig>, port: number): Readonly<OriginConfig> {
-  if (!config.publicUrlDerived || config.listen.port === port) return config
-  const publicUrl = new URL(config.publicUrl)
-  publicUrl.port = String(port)
-  return Object.freeze({ ...config, publicUrl, listen: { ...config.listen, port } })
-}

@@ -1,11 +1,10 @@
-import { decodeProtectedHeader, jwtVerify } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { OciError } from '../../oci/errors.ts'
 import { bearerChallenge, holds, type ResourceAccess } from '../../oci/scope.ts'
 import { UpstreamError } from '../errors.ts'
 import type { UpstreamAuth } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/router.ts'
-import type { OriginKeys } from '../../lib/origin-keys.ts'
+import { JWT_CLOCK_TOLERANCE_S, UnverifiableToken, type OriginKeys } from '../../lib/origin-keys.ts'
 
 /** A token the origin signed, as verified here. */
 export interface VerifiedToken {
@@ -30,9 +29,6 @@ export interface AccessOptions {
 
 /** The audience of the origin's blob grants: never a registry token's. */
 export const GRANT_AUDIENCE = 'wharf-blob-grant'
-
-/** Seconds of clock skew tolerated on `exp` and `nbf`, as the origin allows. */
-const CLOCK_TOLERANCE_S = 5
 
 /**
  * Who may pull what through this cache. Origin content (the default upstream) needs a token the origin signed,
@@ -98,26 +94,16 @@ export class CacheAccess {
    * only credential of any fill (no Authorization header needed or used).
    */
   async grant(grant: string, target: Target, digest: string): Promise<UpstreamAuth> {
-    const identity = this.#identity()
+    // an origin not reached yet is a 503 (as for tokens), not a refusal of the grant
+    this.#identity()
     const again = 'pull again from the origin to be sent here with a new one'
     const invalid = (why: string) =>
       new OciError('UNAUTHORIZED', `the blob grant is invalid or expired (${why}); ${again}`)
     let payload: Record<string, unknown>
     try {
-      const { kid, alg } = decodeProtectedHeader(grant)
-      if (alg !== 'ES256' || typeof kid !== 'string') throw invalid('not an ES256 token with a key id')
-      const key = await this.#opts.keys.key(kid)
-      if (!key || key.alg !== 'ES256') throw invalid('signed with a key the origin does not publish')
-      ;({ payload } = await jwtVerify(grant, key.key, {
-        algorithms: ['ES256'],
-        issuer: identity.issuer,
-        audience: GRANT_AUDIENCE,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        currentDate: new Date(this.#opts.now()),
-        requiredClaims: ['exp'],
-      }))
+      payload = await this.#opts.keys.verifyJwt(grant, { now: this.#opts.now(), audience: GRANT_AUDIENCE, algorithms: ['ES256'] })
     } catch (err) {
-      if (err instanceof OciError) throw err
+      if (err instanceof UnverifiableToken) throw invalid(err.message)
       const code = (err as { code?: string }).code
       const claim = (err as { claim?: string }).claim
       throw invalid(
@@ -152,22 +138,9 @@ export class CacheAccess {
   async verify(token: string): Promise<VerifiedToken | undefined> {
     const now = this.#opts.now()
     const cached = this.#verified.get(token)
-    if (cached) return cached.expiresAt + CLOCK_TOLERANCE_S * 1000 > now ? cached : undefined
-    const identity = this.#opts.keys.identity()
-    if (!identity) return undefined
+    if (cached) return cached.expiresAt + JWT_CLOCK_TOLERANCE_S * 1000 > now ? cached : undefined
     try {
-      const { kid } = decodeProtectedHeader(token)
-      if (typeof kid !== 'string') return undefined
-      const key = await this.#opts.keys.key(kid)
-      if (!key) return undefined
-      const { payload } = await jwtVerify(token, key.key, {
-        algorithms: [key.alg],
-        issuer: identity.issuer,
-        audience: identity.service,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        currentDate: new Date(now),
-        requiredClaims: ['exp'],
-      })
+      const payload = await this.#opts.keys.verifyJwt(token, { now })
       const v: VerifiedToken = {
         subject: payload.sub ?? '',
         access: Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : [],

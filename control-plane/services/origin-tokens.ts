@@ -1,14 +1,5 @@
-import { decodeProtectedHeader, jwtVerify } from 'jose'
 import type { OriginKeys } from '../../lib/origin-keys.ts'
-
-/** Seconds of clock skew tolerated on `exp` and `nbf`, as the origin and caches allow. */
-const CLOCK_TOLERANCE_S = 5
-
-export interface ResourceAccess {
-  type: string
-  name: string
-  actions: string[]
-}
+import type { ResourceAccess } from '../../oci/scope.ts'
 
 /** What a verified origin token says. */
 export interface OriginToken {
@@ -33,21 +24,8 @@ export class OriginTokens {
 
   /** The verified token, or undefined for any token that is not the origin's and valid. */
   async verify(token: string): Promise<OriginToken | undefined> {
-    const identity = this.#keys.identity()
-    if (!identity) return undefined
     try {
-      const { kid } = decodeProtectedHeader(token)
-      if (typeof kid !== 'string') return undefined
-      const key = await this.#keys.key(kid)
-      if (!key) return undefined
-      const { payload } = await jwtVerify(token, key.key, {
-        algorithms: [key.alg],
-        issuer: identity.issuer,
-        audience: identity.service,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        currentDate: new Date(this.#now()),
-        requiredClaims: ['exp'],
-      })
+      const payload = await this.#keys.verifyJwt(token, { now: this.#now() })
       const access = Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : []
       return { subject: payload.sub ?? '', access }
     } catch {

@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pino from 'pino'
 import { spawnProgram, type SpawnedProgram } from './spawn-program.ts'
 import { buildApp, createDeps, type ControlPlaneDeps } from '../../control-plane/app.ts'
 import { loadConfig, withBoundPort } from '../../control-plane/config.ts'
-import { listen, type FetchHandler } from '../../lib/server.ts'
+import type { FetchHandler } from '../../lib/server.ts'
+import { serveInProcess, testLogger } from './in-process.ts'
 
 export interface RunningControlPlane {
   /** http://127.0.0.1:PORT */
@@ -46,31 +46,20 @@ export async function startControlPlane(
     ...opts.env,
     CONTROL_PLANE_DATA_DIR: dataDir,
   })
-  const log = opts.logLines
-    ? pino(
-        { level: 'info' },
-        { write: (line: string) => void opts.logLines!.push(JSON.parse(line) as Record<string, unknown>) },
-      )
-    : pino({ level: 'silent' })
-  let handler: FetchHandler = () => new Response('starting', { status: 503 })
-  const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0 })
-  const deps = await createDeps(withBoundPort(config, server.port), log, {
-    now: opts.now,
-    healthTimer: opts.healthTimer,
-  })
-  handler = buildApp(deps).fetch as FetchHandler
-  const host = `127.0.0.1:${server.port}`
-  return {
-    url: `http://${host}`,
-    host,
-    dataDir,
-    deps,
-    async close() {
-      await server.close()
-      await deps.close()
-      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true })
+  return serveInProcess({
+    async start(port) {
+      const deps = await createDeps(withBoundPort(config, port), testLogger(opts.logLines), {
+        now: opts.now,
+        healthTimer: opts.healthTimer,
+      })
+      return { deps, fetch: buildApp(deps).fetch as FetchHandler }
     },
-  }
+    async stop(deps) {
+      await deps.close()
+    },
+    dataDir,
+    ownsDataDir: !opts.dataDir,
+  })
 }
 
 /** Starts `control-plane/main.ts` as a child process (for tests that kill or restart it), on an ephemeral port. */

@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pino from 'pino'
 import { spawnProgram, type SpawnedProgram } from './spawn-program.ts'
 import { buildApp, createDeps, type OriginDeps } from '../../origin/app.ts'
 import { loadConfig, withBoundPort } from '../../origin/config.ts'
-import { listen, type FetchHandler } from '../../lib/server.ts'
+import type { FetchHandler } from '../../lib/server.ts'
+import { serveInProcess, testLogger } from './in-process.ts'
 
 export interface RunningOrigin {
   /** http://127.0.0.1:PORT */
@@ -45,29 +45,18 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
     ...opts.env,
     ORIGIN_DATA_DIR: dataDir,
   })
-  const log = opts.logLines
-    ? pino(
-        { level: 'info' },
-        { write: (line: string) => void opts.logLines!.push(JSON.parse(line) as Record<string, unknown>) },
-      )
-    : pino({ level: 'silent' })
-  let handler: FetchHandler = () => new Response('starting', { status: 503 })
-  const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0 })
-  const deps = await createDeps(withBoundPort(config, server.port), log, opts.now)
-  handler = buildApp(deps).fetch as FetchHandler
-  const host = `127.0.0.1:${server.port}`
-  return {
-    url: `http://${host}`,
-    host,
-    dataDir,
-    deps,
-    async close() {
-      await server.close()
+  return serveInProcess({
+    async start(port) {
+      const deps = await createDeps(withBoundPort(config, port), testLogger(opts.logLines), opts.now)
+      return { deps, fetch: buildApp(deps).fetch as FetchHandler }
+    },
+    async stop(deps) {
       await deps.network.controlPlane?.close()
       deps.db.close()
-      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true })
     },
-  }
+    dataDir,
+    ownsDataDir: !opts.dataDir,
+  })
 }
 
 /** Starts `origin/main.ts` as a child process (for tests that kill it), on an ephemeral loopback port. */
