@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { vi } from 'vitest'
-import { tokenFor } from './auth.ts'
+import { createHash } from 'node:crypto'
+import { tokenFor, type Credentials } from './auth.ts'
 import { spawnCache, type RunningCache } from './start-cache.ts'
 import { spawnControlPlane } from './start-control-plane.ts'
 import { startOrigin, TEST_ADMIN, type RunningOrigin } from './start-origin.ts'
@@ -200,4 +201,52 @@ export async function startNetwork(opts: NetworkOptions): Promise<Network> {
   }
   for (const spec of opts.sites) await network.waitForHealth(spec.name, 'up')
   return network
+}
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
+
+/** Pushes one blob into a repository of the origin (monolithic upload) as `who`; answers its digest. */
+export async function uploadBlob(originUrl: string, repo: string, blob: Buffer, who: Credentials): Promise<string> {
+  const token = await tokenFor(originUrl, [`repository:${repo}:pull,push`], who)
+  const res = await request(`${originUrl}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+    body: blob,
+  })
+  await res.body.dump()
+  if (res.statusCode !== 201) throw new Error(`uploading a blob to ${repo}: ${res.statusCode}`)
+  return sha256(blob)
+}
+
+/**
+ * GETs a blob from the origin as `who`, from the client address `address` (X-Forwarded-For, trusted from loopback
+ * in these networks), and follows a redirect the way docker does: without the Authorization header. Checks the
+ * bytes against the digest; answers the site that served them ('origin' when there was no redirect).
+ */
+export async function pullBlob(
+  net: Network,
+  o: { repo: string; digest: string; who: Credentials; address: string },
+): Promise<{ servedBy: string; location?: URL }> {
+  const token = await tokenFor(net.origin.url, [`repository:${o.repo}:pull`], o.who)
+  const res = await request(`${net.origin.url}/v2/${o.repo}/blobs/${o.digest}`, {
+    headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': o.address },
+  })
+  let body: Buffer
+  let servedBy = 'origin'
+  let location: URL | undefined
+  if (res.statusCode === 307) {
+    await res.body.dump()
+    location = new URL(res.headers.location as string)
+    const site = [...net.sites.values()].find((s) => new URL(s.url).host === location!.host)
+    if (!site) throw new Error(`redirected to an unknown host ${location.host}`)
+    servedBy = site.spec.name
+    const followed = await request(location)
+    if (followed.statusCode !== 200) throw new Error(`the site ${servedBy} answered ${followed.statusCode}: ${await followed.body.text()}`)
+    body = Buffer.from(await followed.body.arrayBuffer())
+  } else {
+    if (res.statusCode !== 200) throw new Error(`the origin answered ${res.statusCode}: ${await res.body.text()}`)
+    body = Buffer.from(await res.body.arrayBuffer())
+  }
+  if (sha256(body) !== o.digest) throw new Error(`the blob from ${servedBy} does not match ${o.digest}`)
+  return { servedBy, location }
 }

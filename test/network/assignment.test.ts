@@ -4,12 +4,10 @@
  * user, team, organization, network, distance, default, origin. A site whose node dies leaves assignment once it
  * misses its heartbeats and its clients move to the next nearest site; they come back when it returns.
  */
-import { createHash } from 'node:crypto'
-import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { apiClient, createOrg, createUser, pushImage } from '../helpers/api.ts'
-import { tokenFor, type Credentials } from '../helpers/auth.ts'
-import { startNetwork, type Network } from '../helpers/network.ts'
+import type { Credentials } from '../helpers/auth.ts'
+import { pullBlob, startNetwork, type Network } from '../helpers/network.ts'
 import { TEST_ADMIN } from '../helpers/start-origin.ts'
 
 // client addresses the offline IP database places in each region
@@ -51,30 +49,7 @@ describe('assignment across three regions', () => {
   })
 
   /** Pulls the layer as `who` from `address` through the origin; answers which site served it ('origin' if none). */
-  async function pull(who: Credentials, address: string): Promise<string> {
-    const token = await tokenFor(net.origin.url, [`repository:${repo}:pull`], who)
-    const res = await request(`${net.origin.url}/v2/${repo}/blobs/${layer}`, {
-      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': address },
-    })
-    let body: Buffer
-    let servedBy = 'origin'
-    if (res.statusCode === 307) {
-      await res.body.dump()
-      const location = new URL(res.headers.location as string)
-      const site = [...net.sites.values()].find((s) => new URL(s.url).host === location.host)
-      expect(site, `redirected to an unknown host ${location.host}`).toBeDefined()
-      servedBy = site!.spec.name
-      // the client follows the redirect without its Authorization header, as docker and containerd do
-      const followed = await request(location)
-      expect(followed.statusCode).toBe(200)
-      body = Buffer.from(await followed.body.arrayBuffer())
-    } else {
-      expect(res.statusCode).toBe(200)
-      body = Buffer.from(await res.body.arrayBuffer())
-    }
-    expect(`sha256:${createHash('sha256').update(body).digest('hex')}`).toBe(layer)
-    return servedBy
-  }
+  const pull = async (who: Credentials, address: string) => (await pullBlob(net, { repo, digest: layer, who, address })).servedBy
 
   it('sends each client to the nearest site by location', async () => {
     expect(await pull(ops, CALIFORNIA)).toBe('us-east')

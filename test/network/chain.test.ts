@@ -4,11 +4,10 @@
  * egress saved, summed over the chain, is exactly what the origin did not send.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { apiClient, createUser } from '../helpers/api.ts'
-import { tokenFor, type Credentials } from '../helpers/auth.ts'
-import { startNetwork, type Network } from '../helpers/network.ts'
+import type { Credentials } from '../helpers/auth.ts'
+import { pullBlob, startNetwork, uploadBlob, type Network } from '../helpers/network.ts'
 import { TEST_ADMIN } from '../helpers/start-origin.ts'
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`
@@ -27,14 +26,7 @@ describe('a chain of sites', () => {
       ],
     })
     dev = await createUser(apiClient(net.origin.url), TEST_ADMIN, 'dev')
-    const token = await tokenFor(net.origin.url, [`repository:${repo}:pull,push`], dev)
-    const res = await request(`${net.origin.url}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
-      body: blob,
-    })
-    expect(res.statusCode).toBe(201)
-    await res.body.dump()
+    await uploadBlob(net.origin.url, repo, blob, dev)
   })
 
   afterAll(async () => {
@@ -42,19 +34,11 @@ describe('a chain of sites', () => {
   })
 
   async function pull(address: string, site: string) {
-    const token = await tokenFor(net.origin.url, [`repository:${repo}:pull`], dev)
-    const res = await request(`${net.origin.url}/v2/${repo}/blobs/${sha256(blob)}`, {
-      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': address },
-    })
-    expect(res.statusCode).toBe(307)
-    await res.body.dump()
-    const location = new URL(res.headers.location as string)
-    expect(location.origin).toBe(net.site(site).url)
-    const grant = JSON.parse(Buffer.from(location.searchParams.get('grant')!.split('.')[1]!, 'base64url').toString()) as { sites: string[] }
+    const { servedBy, location } = await pullBlob(net, { repo, digest: sha256(blob), who: dev, address })
+    expect(servedBy).toBe(site)
+    // the grant names the site and, for the edge, its parent: each hop accepts it
+    const grant = JSON.parse(Buffer.from(location!.searchParams.get('grant')!.split('.')[1]!, 'base64url').toString()) as { sites: string[] }
     expect(grant.sites).toHaveLength(site === 'edge' ? 2 : 1)
-    const followed = await request(location)
-    expect(followed.statusCode).toBe(200)
-    expect(sha256(Buffer.from(await followed.body.arrayBuffer()))).toBe(sha256(blob))
   }
 
   it('fills the edge through its parent with the grant alone, and the origin sends the blob once', async () => {

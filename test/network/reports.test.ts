@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { apiClient, createUser } from '../helpers/api.ts'
 import { tokenFor, type Credentials } from '../helpers/auth.ts'
 import { startLossyProxy, type LossyProxy } from '../helpers/lossy-proxy.ts'
-import { startNetwork, type Network } from '../helpers/network.ts'
+import { pullBlob, startNetwork, uploadBlob, type Network } from '../helpers/network.ts'
 import { TEST_ADMIN } from '../helpers/start-origin.ts'
 
 interface Row {
@@ -51,14 +51,7 @@ describe('bandwidth reports', () => {
     })
     dev = await createUser(apiClient(net.origin.url), TEST_ADMIN, 'dev')
     for (const [repo, blob] of [['dev/svc', X], ['dev/svc', Y], ['dev/other', Z], ['dev/other', X]] as const) {
-      const token = await tokenFor(net.origin.url, [`repository:${repo}:pull,push`], dev)
-      const res = await request(`${net.origin.url}/v2/${repo}/blobs/uploads/?digest=${sha256(blob)}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
-        body: blob,
-      })
-      expect(res.statusCode).toBe(201)
-      await res.body.dump()
+      await uploadBlob(net.origin.url, repo, blob, dev)
     }
   })
 
@@ -69,17 +62,7 @@ describe('bandwidth reports', () => {
 
   /** Pulls a blob through the origin from `address`; it must be redirected to `site` and arrive whole. */
   async function pull(repo: string, blob: Buffer, address: string, site: string) {
-    const token = await tokenFor(net.origin.url, [`repository:${repo}:pull`], dev)
-    const res = await request(`${net.origin.url}/v2/${repo}/blobs/${sha256(blob)}`, {
-      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': address },
-    })
-    expect(res.statusCode).toBe(307)
-    await res.body.dump()
-    const location = new URL(res.headers.location as string)
-    expect(location.origin).toBe(net.site(site).url)
-    const followed = await request(location)
-    expect(followed.statusCode).toBe(200)
-    expect(sha256(Buffer.from(await followed.body.arrayBuffer()))).toBe(sha256(blob))
+    expect((await pullBlob(net, { repo, digest: sha256(blob), who: dev, address })).servedBy).toBe(site)
   }
 
   async function report(query = ''): Promise<{ rows: Row[]; sites: Omit<Row, 'period' | 'repository'>[]; topRepositories: Row[] }> {
