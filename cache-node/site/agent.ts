@@ -194,14 +194,15 @@ export class SiteAgent {
         credential: answer.credential,
         controlPlaneUrl: controlPlane.url.href,
       }
-      this.#identity = identity
-      // the token is used up now: without the file the identity lasts until the next restart
+      // the token is used up now: without the file the identity lasts until the next restart. The file comes
+      // first, so whoever sees the node joined finds it on disk too
       await saveSiteIdentity(this.#opts.dataDir, identity).catch((err: unknown) =>
         this.#log.error(
           { err: { message: (err as Error).message }, dataDir: this.#opts.dataDir },
           'joined, but cannot keep the site identity in site.json: the next start will need a new CACHE_JOIN_TOKEN',
         ),
       )
+      this.#identity = identity
       this.#intervals(answer)
       this.#log.info(
         { site: identity.siteName, siteId: identity.siteId, controlPlane: this.#client.name },
