@@ -8,14 +8,8 @@ import { UpstreamError } from '../errors.ts'
 import type { BlobStore, Reservation } from '../store/blob-store.ts'
 import type { UpstreamResponse } from '../upstream/upstream.ts'
 
-/** Reads from a fill (memory or file) in pieces of at most this many bytes (as the entry store reads). */
+/** Reads from a fill's file in chunks of at most this many bytes (as the entry store reads). */
 const READ_CHUNK = 256 * 1024
-/** Bytes received but not yet on disk before the fill stops reading from the upstream (backpressure). */
-const MAX_UNFLUSHED = 8 * 1024 * 1024
-/** Bytes already on disk kept in memory behind the newest, so readers close behind the fill never touch the file. */
-const KEEP_BEHIND = 4 * 1024 * 1024
-/** Bytes per vectored write to the fill's file. */
-const WRITE_BATCH = 2 * 1024 * 1024
 
 export interface FillOptions {
   digest: ParsedDigest
@@ -59,16 +53,7 @@ export class Fill {
   #state: State = 'running'
   #error: Error | undefined
   #size: number | undefined
-  /** Bytes received and hashed: in memory, on disk, or both. */
   #written = 0
-  /** Bytes on disk (a prefix of what was received). */
-  #flushed = 0
-  /** Received bytes still in memory, oldest first: every byte not yet on disk, and a little behind. */
-  #chunks: { offset: number; data: Buffer }[] = []
-  /** Disk writes run one after another behind the upstream; the first failure is kept here. */
-  #writes: Promise<void> = Promise.resolve()
-  #writeError: unknown
-  #writing = false
   #fh: FileHandle | undefined
   #leases = 0
   #finished = false
@@ -149,84 +134,9 @@ export class Fill {
     return this.#wake.promise
   }
 
-  /**
-   * Up to `max` bytes from `position` (which must be below `written`): from memory when still there, as one
-   * buffer, else from the file.
-   */
-  async read(position: number, max: number): Promise<Buffer> {
-    const first = this.#chunks.findIndex((c) => c.offset + c.data.byteLength > position)
-    if (first >= 0 && this.#chunks[first]!.offset <= position) {
-      const parts: Buffer[] = []
-      let want = max
-      for (let i = first; i < this.#chunks.length && want > 0; i++) {
-        const c = this.#chunks[i]!
-        const from = Math.max(position - c.offset, 0)
-        const part = c.data.subarray(from, from + want)
-        parts.push(part)
-        want -= part.byteLength
-      }
-      return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-    }
-    const buf = Buffer.allocUnsafe(Math.min(max, this.#flushed - position))
+  async read(buf: Buffer, position: number): Promise<number> {
     const { bytesRead } = await this.#fh!.read(buf, 0, buf.byteLength, position)
-    if (bytesRead <= 0) throw new Error(`short read of a fill at ${position}`)
-    return bytesRead === buf.byteLength ? buf : buf.subarray(0, bytesRead)
-  }
-
-  /** Keeps `data` (received at `offset`) in memory and makes sure it gets written to the file. */
-  #keep(data: Buffer, offset: number): void {
-    // a copy: the HTTP client may reuse the memory behind a chunk once the next one is asked for
-    this.#chunks.push({ offset, data: Buffer.from(data) })
-    this.#startFlush()
-  }
-
-  #startFlush(): void {
-    if (this.#writing || this.#writeError !== undefined) return
-    this.#writing = true
-    this.#writes = this.#flush().catch((err: unknown) => {
-      this.#writeError ??= err
-    })
-  }
-
-  /**
-   * Writes what is in memory and not yet on disk, in large vectored writes (a system call per 64 KiB chunk costs
-   * more than the copy), until everything received is on disk.
-   */
-  async #flush(): Promise<void> {
-    const fh = this.#fh!
-    try {
-      while (this.#flushed < this.#written && this.#writeError === undefined) {
-        const bufs: Buffer[] = []
-        let bytes = 0
-        for (const c of this.#chunks) {
-          if (c.offset + c.data.byteLength <= this.#flushed) continue
-          const part = c.data.subarray(Math.max(this.#flushed - c.offset, 0))
-          bufs.push(part)
-          bytes += part.byteLength
-          if (bytes >= WRITE_BATCH) break
-        }
-        if (bytes === 0) throw new Error(`bytes from ${this.#flushed} of a fill are no longer in memory`)
-        const { bytesWritten } = await fh.writev(bufs, this.#flushed)
-        this.#flushed += bytesWritten
-        // what is on disk and well behind the newest byte needs no memory any more
-        const keepFrom = Math.min(this.#flushed, this.#written - KEEP_BEHIND)
-        let drop = 0
-        while (drop < this.#chunks.length && this.#chunks[drop]!.offset + this.#chunks[drop]!.data.byteLength <= keepFrom) drop++
-        if (drop > 0) this.#chunks.splice(0, drop)
-      }
-    } finally {
-      // in the same tick as the loop's last check: a chunk kept after this starts a new flush
-      this.#writing = false
-    }
-  }
-
-  /** Waits until everything received is on disk; throws the first write that failed. */
-  async #drain(): Promise<void> {
-    while (this.#flushed < this.#written && this.#writeError === undefined) {
-      this.#startFlush()
-      await this.#writes
-    }
-    if (this.#writeError !== undefined) throw new StoreError(this.#writeError)
+    return bytesRead
   }
 
   #notify(): void {
@@ -276,13 +186,10 @@ export class Fill {
                 )
               }
               hasher.update(data)
-              const at = this.#written
+              await local(writeAll(this.#fh!, data, this.#written))
               this.#written += data.byteLength
-              this.#keep(data, at)
               this.#opts.onBytes?.(data.byteLength)
               this.#notify()
-              // the disk sets the pace once it is far enough behind: memory stays bounded
-              if (this.#written - this.#flushed > MAX_UNFLUSHED) await this.#drain()
             }
           })
           break
@@ -303,7 +210,6 @@ export class Fill {
           throw err
         }
       }
-      await this.#drain()
       if (this.#size !== undefined && this.#written !== this.#size) {
         throw new UpstreamError(
           'UPSTREAM_INVALID',
@@ -336,10 +242,6 @@ export class Fill {
       const error = err instanceof StoreError ? err : this.#opts.translate(err)
       this.#error = error
       this.#state = 'failed'
-      // no more writes: the file is about to go
-      this.#writeError ??= error
-      await this.#writes
-      this.#chunks = []
       // out of the single-flight map before anyone hears of the failure, so a retry starts a fresh fill
       this.#opts.onSettled(this)
       this.#notify()
@@ -434,10 +336,12 @@ class FillReader extends Readable {
         }
         const limit = fill.sendable(end)
         if (this.#pos < limit) {
-          const buf = await fill.read(this.#pos, Math.min(limit - this.#pos, READ_CHUNK))
+          const buf = Buffer.allocUnsafe(Math.min(limit - this.#pos, READ_CHUNK))
+          const n = await fill.read(buf, this.#pos)
           if (this.destroyed) return
-          this.#pos += buf.byteLength
-          if (!this.push(buf)) return
+          if (n <= 0) throw new Error(`short read of a fill at ${this.#pos}`)
+          this.#pos += n
+          if (!this.push(n === buf.byteLength ? buf : buf.subarray(0, n))) return
           continue
         }
         await fill.changed()
@@ -463,6 +367,14 @@ async function local<T>(p: Promise<T>): Promise<T> {
     return await p
   } catch (err) {
     throw new StoreError(err)
+  }
+}
+
+/** Writes all of `data` at `position` (a write may take fewer bytes than offered). */
+async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < data.byteLength;) {
+    const { bytesWritten } = await fh.write(data, off, data.byteLength - off, position + off)
+    off += bytesWritten
   }
 }
 
