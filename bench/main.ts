@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { ensureRandomBlob, type BlobFile } from './lib/blob-file.ts'
 import { ensureDebianImage, importImage, OCI_CONFIG, OCI_MANIFEST, type DebianImage } from './lib/debian-image.ts'
-import { countingGetMs, hashFileMs, opensslHashMs, startLoopbackServer } from './lib/limits.ts'
+import { countingGetMs, hashFileMs, opensslHashMs, startLoopbackServer, writeSyncMs } from './lib/limits.ts'
 import { loadGet, wrkAvailable, type LoadResult } from './lib/load.ts'
 import { readProcIo, waitQuiet, withRssSampling } from './lib/proc.ts'
 import { RegistryClient } from './lib/registry-client.ts'
@@ -340,7 +340,7 @@ async function main(): Promise<void> {
 // ------------------------------------------------------------------------------------------------ 8 limits
 
 async function machineLimits(opts: Options, file: BlobFile | undefined): Promise<void> {
-  note('machine limits: sha256 over a file, loopback streaming')
+  note('machine limits: sha256 over a file, writing and syncing a file, loopback streaming')
   const n = opts.quick ? 3 : 5
   if (file) {
     await hashFileMs(file.path) // warm-up: page cache
@@ -348,6 +348,7 @@ async function machineLimits(opts: Options, file: BlobFile | undefined): Promise
       record('limit.sha256.node', 'wharf', mbPerSecond(file.size, await hashFileMs(file.path)))
       const o = await opensslHashMs(file.path)
       if (o !== undefined) record('limit.sha256.openssl', 'wharf', mbPerSecond(file.size, o))
+      record('limit.disk.write', 'wharf', mbPerSecond(file.size, await writeSyncMs(file.path, file.size)))
     }
   }
   const server = await startLoopbackServer()
@@ -678,6 +679,7 @@ function buildRows(opts: Options): void {
   const specs: RowSpec[] = [
     { id: 'limit.sha256.node', group: '8 limits', what: 'sha256 of a file, Node, 1 MiB reads', unit: 'MB/s', better: 'higher', single: true },
     { id: 'limit.sha256.openssl', group: '8 limits', what: '`openssl dgst -sha256` of the same file (process included)', unit: 'MB/s', better: 'higher', single: true },
+    { id: 'limit.disk.write', group: '8 limits', what: 'write a file (1 MiB writes) and fsync it, same disk as the blobs', unit: 'MB/s', better: 'higher', single: true },
     { id: 'limit.loopback.mem', group: '8 limits', what: 'loopback HTTP, node:http from memory → undici', unit: 'MB/s', better: 'higher', single: true },
     { id: 'limit.loopback.file', group: '8 limits', what: 'loopback HTTP, file stream (1 MiB reads) → undici', unit: 'MB/s', better: 'higher', single: true },
     {

@@ -1,11 +1,13 @@
 /**
  * The machine's own ceilings, measured in the same run as the registries so every figure can be read against them:
- * sha256 over a file (Node, 1 MiB reads; and `openssl dgst` when present), and loopback HTTP streaming from a
- * separate node:http process to this process's undici client (from memory, and from a file with 1 MiB reads).
+ * sha256 over a file (Node, 1 MiB reads; and `openssl dgst` when present), writing a file and syncing it (what a
+ * push and a cache fill must do before they answer), and loopback HTTP streaming from a separate node:http process
+ * to this process's undici client (from memory, and from a file with 1 MiB reads).
  */
 import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
+import { open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
@@ -31,6 +33,23 @@ export async function opensslHashMs(path: string): Promise<number | undefined> {
   const t0 = performance.now()
   await run('openssl', ['dgst', '-sha256', path], { timeout: 120_000 })
   return performance.now() - t0
+}
+
+/** Writes `bytes` of `block` (repeated) to a new file beside `nearPath` in 1 MiB writes, then fsyncs it; ms. */
+export async function writeSyncMs(nearPath: string, bytes: number): Promise<number> {
+  const path = `${nearPath}.write-limit`
+  const block = Buffer.alloc(MiB, 0x5a)
+  const t0 = performance.now()
+  const fh = await open(path, 'w')
+  try {
+    for (let off = 0; off < bytes; off += MiB) await fh.write(block, 0, Math.min(MiB, bytes - off), off)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  const ms = performance.now() - t0
+  await rm(path, { force: true })
+  return ms
 }
 
 export interface LoopbackServer {
