@@ -99,6 +99,9 @@ describe('assignment across three regions', () => {
   it('moves the clients of a dead site to the next nearest, and back when it returns', async () => {
     await net.site('eu-west').kill()
     await net.waitForHealth('eu-west', 'down')
+    // the moment the site is down its clients have a new answer: the next nearest site
+    const moved = await net.api('POST', '/assignments/resolve', { address: LONDON })
+    expect(moved.body).toMatchObject({ rule: 'geo', site: { name: 'us-east' } })
     // London is nearer to us-east (5,900 km) than to ap-northeast (9,600 km); the origin's answer cache is 1 s
     await vi.waitFor(async () => expect(await pull(ops, LONDON)).toBe('us-east'), { timeout: 15_000 })
     expect(await pull(ops, TOKYO)).toBe('ap-northeast')
