@@ -187,6 +187,7 @@ export class UploadService {
     }
     let written = 0
     const counter = new Transform({
+      highWaterMark: WRITE_BUFFER,
       transform(data: Buffer, _enc, cb) {
         written += data.byteLength
         hasher?.update(data)
@@ -194,7 +195,8 @@ export class UploadService {
       },
     })
     try {
-      await pipeline(body, counter, createWriteStream(file, { flags: 'r+', start: row.offset }))
+      // a deep write buffer lets the file stream batch chunks into one writev while the next ones arrive
+      await pipeline(body, counter, createWriteStream(file, { flags: 'r+', start: row.offset, highWaterMark: WRITE_BUFFER }))
       const expected = range ? range.end - range.start + 1 : length
       if (expected !== undefined && written !== expected) {
         throw new OciError('SIZE_INVALID', `received ${written} bytes, expected ${expected}`)
@@ -232,6 +234,9 @@ export class UploadService {
     }
   }
 }
+
+/** Bytes of a request body buffered ahead of the disk during an upload. */
+const WRITE_BUFFER = 1024 * 1024
 
 export function rangeHeader(offset: number): string {
   // docker reads "0-<last offset>" with no unit and counts end-start+1 bytes; an empty upload is "0-0" as distribution says
