@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../lib/config.ts'
+import { configProblems } from '../lib/config.ts'
 import { loadConfig, withBoundPort } from './config.ts'
 
 const BASE = { CACHE_ORIGIN_URL: 'https://registry.example.com' }
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = (env: Record<string, string>) => configProblems(() => loadConfig(env))
 
 describe('loadConfig', () => {
   it('has defaults for everything but the origin', () => {

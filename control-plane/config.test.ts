@@ -1,18 +1,10 @@
 import { describe, expect, test } from 'vitest'
-import { ConfigError } from '../lib/config.ts'
+import { configProblems } from '../lib/config.ts'
 import { bundledGeoipDir, loadConfig, withBoundPort } from './config.ts'
 
 const base = { CONTROL_PLANE_ORIGIN_URL: 'https://registry.example.com' }
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-  return []
-}
+const problems = (env: Record<string, string>) => configProblems(() => loadConfig(env))
 
 describe('control plane configuration', () => {
   test('defaults', () => {

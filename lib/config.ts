@@ -34,6 +34,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** The problems `load` reports (a program's loadConfig with its environment), or none when it loads. */
+export function configProblems(load: () => unknown): string[] {
+  try {
+    load()
+    return []
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+}
+
 export class ConfigProblems {
   readonly list: string[] = []
   readonly #env: Env

@@ -52,8 +52,8 @@ async function adminToken(originUrl: string, username: string, password: string)
 }
 
 /** Registers this machine's cache as site "local", the default site, and returns a one-use join token for it. */
-async function registerLocalSite(o: { originUrl: string; controlPlaneUrl: string; siteUrl: string; username: string; password: string }): Promise<string> {
-  const token = await adminToken(o.originUrl, o.username, o.password)
+async function registerLocalSite(o: { token: string; controlPlaneUrl: string; siteUrl: string }): Promise<string> {
+  const { token } = o
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${o.controlPlaneUrl}/api/v0${path}`, {
       method,
@@ -76,8 +76,8 @@ async function registerLocalSite(o: { originUrl: string; controlPlaneUrl: string
 }
 
 /** Waits until the control plane has heard from the site (its first heartbeat), so the first pull is redirected. */
-async function waitForSiteUp(o: { originUrl: string; controlPlaneUrl: string; username: string; password: string }): Promise<boolean> {
-  const token = await adminToken(o.originUrl, o.username, o.password)
+async function waitForSiteUp(o: { token: string; controlPlaneUrl: string }): Promise<boolean> {
+  const { token } = o
   for (let i = 0; i < 150; i++) {
     const res = await fetch(`${o.controlPlaneUrl}/api/v0/sites/local`, { headers: { authorization: `Bearer ${token}` } })
     const site = (await res.json()) as { health?: { state?: string } }
@@ -136,16 +136,12 @@ try {
   const cacheDataDir = process.env.CACHE_DATA_DIR ?? join(dataDir, 'cache')
   // the first start registers the cache as site "local" (the default site: every pull is redirected to it) and
   // hands the node a join token; later starts reuse the identity the node keeps in its data folder
+  // one admin login for what this script asks of the control plane
+  const token = admin.password ? await adminToken(`http://${originHost}`, user, admin.password) : undefined
   let joinToken: string | undefined
   if (!existsSync(join(cacheDataDir, 'site.json'))) {
-    if (!admin.password) throw new Error('the cache site cannot be registered without the admin password (set ORIGIN_ADMIN_PASSWORD)')
-    joinToken = await registerLocalSite({
-      originUrl: `http://${originHost}`,
-      controlPlaneUrl: `http://${controlPlaneHost}`,
-      siteUrl: `http://${cacheListen}`,
-      username: user,
-      password: admin.password,
-    })
+    if (!token) throw new Error('the cache site cannot be registered without the admin password (set ORIGIN_ADMIN_PASSWORD)')
+    joinToken = await registerLocalSite({ token, controlPlaneUrl: `http://${controlPlaneHost}`, siteUrl: `http://${cacheListen}` })
   }
   const cacheHost = await start(
     'cache-node',
@@ -160,8 +156,8 @@ try {
     /^WHARF_CACHE_READY (\S+)$/,
   )
   const pw = admin.password ?? '<admin password>'
-  if (admin.password) {
-    const up = await waitForSiteUp({ originUrl: `http://${originHost}`, controlPlaneUrl: `http://${controlPlaneHost}`, username: user, password: admin.password })
+  if (token) {
+    const up = await waitForSiteUp({ token, controlPlaneUrl: `http://${controlPlaneHost}` })
     if (!up) console.warn('wharf: the cache site has not sent a heartbeat yet; pulls are served by the origin until it does')
   }
   console.log(`

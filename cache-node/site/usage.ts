@@ -30,6 +30,8 @@ export class Usage implements UsageSink {
   #rows = new Map<string, UsageEntry>()
   #hits = 0
   #misses = 0
+  /** The current hour's number and ISO text: rows are looked up per upstream chunk, the text changes hourly. */
+  #hour = { n: -1, iso: '' }
 
   constructor(now: () => number) {
     this.#now = now
@@ -89,7 +91,9 @@ export class Usage implements UsageSink {
   }
 
   #row(repository: string): UsageEntry {
-    const hour = hourOf(this.#now())
+    const n = Math.floor(this.#now() / HOUR_MS)
+    if (n !== this.#hour.n) this.#hour = { n, iso: hourOf(n * HOUR_MS) }
+    const hour = this.#hour.iso
     let name = repository
     let key = `${hour}\n${name}`
     if (!this.#rows.has(key) && this.#rows.size >= MAX_USAGE_ROWS) {

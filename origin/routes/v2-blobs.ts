@@ -22,22 +22,22 @@ export function blobRoutes({ registry, access, events, grants, redirects }: V2De
     const name = assertName(c.req.param('name'))
     const digest = c.req.param('digest')
     const grant = c.req.query('grant')
+    let subject: string | undefined
     if (grant !== undefined) {
       const check = await grants.verify(grant, { repository: name, digest })
       if (!check.ok) throw new OciError(check.reason === 'mismatch' ? 'DENIED' : 'UNAUTHORIZED', check.message)
     } else {
-      const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull'] }])
-      if (redirects && c.req.method === 'GET' && c.req.header(FILL_HEADER) === undefined) {
-        // an unknown blob is answered here (404), not sent to a cache
-        registry.blob(name, digest)
-        const target = await redirects.target({ subject: who.subject, repository: name, digest, address: clientAddress(c) })
-        if (target) {
-          c.set('redirect', target.site)
-          return c.body(null, 307, { Location: target.location, 'Content-Length': '0', 'Cache-Control': 'no-store' })
-        }
+      subject = (await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull'] }])).subject
+    }
+    // an unknown blob is answered here (404), never sent to a cache
+    const info = registry.blob(name, digest)
+    if (subject !== undefined && redirects && c.req.method === 'GET' && c.req.header(FILL_HEADER) === undefined) {
+      const target = await redirects.target({ subject, repository: name, digest, address: clientAddress(c) })
+      if (target) {
+        c.set('redirect', target.site)
+        return c.body(null, 307, { Location: target.location, 'Content-Length': '0', 'Cache-Control': 'no-store' })
       }
     }
-    const info = registry.blob(name, digest)
     const headers: Record<string, string> = {
       'Docker-Content-Digest': info.digest,
       'Content-Type': 'application/octet-stream',

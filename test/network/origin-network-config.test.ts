@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../../lib/config.ts'
+import { configProblems } from '../../lib/config.ts'
 import { loadConfig } from '../../origin/config.ts'
 import { TrustedProxies } from '../../origin/http/client-address.ts'
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env)
-    return []
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems
-    throw err
-  }
-}
+const problems = (env: Record<string, string>) => configProblems(() => loadConfig(env))
 
 describe('origin cache network configuration', () => {
   it('defaults: no control plane, 10 s answers, 2 min grants, no trusted proxies', () => {
