@@ -162,7 +162,8 @@ export class UploadService {
   async #write(row: UploadRow, body: Readable, chunk: ChunkInfo): Promise<number> {
     const { range, length } = chunk
     if (range) {
-      if (range.start !== row.offset || range.end < range.start - 1) {
+      // inclusive: an end before its start (`50-49`, even with an empty body) names no byte and is no chunk
+      if (range.start !== row.offset || range.end < range.start) {
         body.resume()
         throw new OciError('BLOB_UPLOAD_INVALID', `chunk must start at offset ${row.offset}`, {
           status: 416,

@@ -46,6 +46,16 @@ describe('/api/v0 errors', () => {
     }
   })
 
+  it('refuses the keys of Object.prototype (__proto__, constructor, toString) as the unknown fields they are', async () => {
+    for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      // written as text: an object literal's __proto__ would set the prototype instead of making a key
+      const res = await api.call('POST', '/accounts', TEST_ADMIN, `{"name":"proto-${key.length}","${key}":{"isAdmin":true}}`)
+      expect(res.status, key).toBe(400)
+      expect(res.body.error.message, key).toContain(`unknown field ${key}`)
+    }
+    expect((await api.call('GET', '/accounts/proto-9', TEST_ADMIN)).status).toBe(404)
+  })
+
   it('refuses a body over 64 KiB', async () => {
     const res = await api.call('POST', '/accounts', TEST_ADMIN, { name: 'big', fullName: 'x'.repeat(70_000) })
     expect(res.status).toBe(400)

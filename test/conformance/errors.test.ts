@@ -329,6 +329,8 @@ describe('wrong Content-Range on PATCH', () => {
       { range: '0-9', data: blob.bytes.subarray(0, 10), status: 416, code: 'BLOB_UPLOAD_INVALID' },
       // end before start
       { range: '40-30', data: blob.bytes.subarray(40, 50), status: 416, code: 'BLOB_UPLOAD_INVALID' },
+      // an empty range at the session's offset, with an empty body: names no byte, so it is no chunk either
+      { range: '40-39', data: Buffer.alloc(0), status: 416, code: 'BLOB_UPLOAD_INVALID' },
       // huge numbers
       { range: '99999999999999999999-99999999999999999999', data: blob.bytes.subarray(40, 50), status: 416, code: 'BLOB_UPLOAD_INVALID' },
       // Content-Length disagrees with Content-Range

@@ -122,7 +122,8 @@ export function parseShape<S extends Shape>(body: unknown, spec: S, prefix = '')
     throw bad(`${prefix ? prefix.slice(0, -1) : 'the body'} must be a JSON object`)
   const obj = body as Record<string, unknown>
   for (const key of Object.keys(obj)) {
-    if (!(key in spec))
+    // own keys only: `in` would also find __proto__, constructor and the rest of Object.prototype
+    if (!Object.hasOwn(spec, key))
       throw bad(
         `unknown field ${prefix}${key}; expected ${Object.keys(spec)
           .map((k) => prefix + k)
