@@ -5,6 +5,8 @@ export const API_ERRORS = {
   INVALID_USER_SETTINGS: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** Minting a credential needs a password given in this request, or a web session (which only a password starts). */
+  PASSWORD_REQUIRED: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
   TOO_MANY_REQUESTS: 429,

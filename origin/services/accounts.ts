@@ -4,7 +4,7 @@ import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountKind, AccountsStore } from '../storage/accounts-store.ts'
 import type { Metadata } from '../storage/metadata.ts'
 import type { AuthService } from './auth.ts'
-import { allow, assertComponent, audit, iso, pageOfRows, signedIn, type Page } from './common.ts'
+import { allow, requirePassword, assertComponent, audit, iso, pageOfRows, signedIn, type Page } from './common.ts'
 import type { Events } from './events.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
 import type { Caller, Permissions } from './permissions.ts'
@@ -84,6 +84,7 @@ export class AccountsService {
   async create(caller: Caller, input: NewAccount): Promise<{ account: AccountView; password?: string }> {
     const p = signedIn(caller)
     allow(this.#d.permissions.isAdmin(p), 'only system administrators create accounts')
+    requirePassword(caller, 'creating an account')
     const name = assertComponent(input.name, 'account name')
     if (input.email !== undefined) checkEmail(input.email)
     if (input.kind === 'org' && (input.password !== undefined || input.isAdmin)) {
@@ -142,6 +143,10 @@ export class AccountsService {
       }
     }
     if (patch.email !== undefined) checkEmail(patch.email)
+    // making an admin, or setting someone else's password, mints a credential (one's own password change is
+    // proved by currentPassword in the body instead)
+    if (patch.isAdmin === true && !account.isAdmin) requirePassword(caller, 'making an administrator')
+    if (patch.password !== undefined && p.id !== account.id) requirePassword(caller, "setting another account's password")
     const removesAdmin = account.isAdmin && account.active && (patch.isAdmin === false || patch.active === false)
     if (removesAdmin && this.#d.accounts.activeAdminCount() <= 1) {
       throw new ApiError('CONFLICT', `${name} is the last active administrator; make another user admin first`)

@@ -98,7 +98,7 @@ export class AuthService {
       throw new LoginError('invalid_credentials', 'invalid username or password')
     }
     this.#d.limiter.succeed(username, address)
-    this.#record(principal.name, 'success', address, { method: methodOf(username, password) })
+    this.#record(principal.name, 'success', address, { method: credentialKind(username, password) })
     return principal
   }
 
@@ -280,7 +280,8 @@ function usable(a: Account): boolean {
   return a.kind === 'user' && a.active
 }
 
-function methodOf(username: string, password: string): string {
+/** Which kind of secret a name and password pair is: a robot's, a personal access token, or a password. */
+export function credentialKind(username: string, password: string): 'robot' | 'personal_token' | 'password' {
   if (username.startsWith(ROBOT_PREFIX)) return 'robot'
   if (password.startsWith(PAT_PREFIX)) return 'personal_token'
   return 'password'

@@ -13,9 +13,23 @@ export const MAX_ACCOUNT_NAME = 100
 export function signedIn(caller: Caller): UserPrincipal {
   const p = caller.principal
   if (p.kind === 'anonymous')
-    throw new ApiError('UNAUTHORIZED', 'sign in first (basic auth, a bearer token or a session cookie)')
+    throw new ApiError('UNAUTHORIZED', 'sign in first (basic auth, a personal access token or a session cookie)')
   if (p.kind === 'robot') throw new ApiError('FORBIDDEN', 'robot accounts may only pull and push through /v2/')
   return p
+}
+
+/**
+ * Minting a credential (a token, a robot, an account, a password, an admin flag, a signing key) needs the caller's
+ * password in this very request, or a web session. A personal access token cannot mint its own successors, and no
+ * registry token gets this far at all (the API does not take them), so a leaked token is never worth a lasting login.
+ */
+export function requirePassword(caller: Caller, what: string): void {
+  if (caller.via === 'password' || caller.via === 'session') return
+  throw new ApiError(
+    'PASSWORD_REQUIRED',
+    `${what} needs your password: call with basic auth and your password (not a personal access token), or sign in to a web session`,
+    { detail: { via: caller.via } },
+  )
 }
 
 /** Throws FORBIDDEN with `message` unless `ok`. */

@@ -16,9 +16,16 @@ export const ANONYMOUS: Principal = { kind: 'anonymous', name: '' }
 
 export type UserPrincipal = Extract<Principal, { kind: 'user' }>
 
-/** Who is asking, and from where: what services need to decide and to record an event. */
+/**
+ * How a caller proved who they are in this request: a password (basic auth, or the directory's), a web session
+ * (which only a password starts), a personal access token, a robot secret, or nothing at all.
+ */
+export type CredentialKind = 'password' | 'session' | 'personal_token' | 'robot' | 'none'
+
+/** Who is asking, how they proved it, and from where: what services need to decide and to record an event. */
 export interface Caller {
   principal: Principal
+  via: CredentialKind
   address: string
 }
 

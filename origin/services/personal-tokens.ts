@@ -1,7 +1,7 @@
 import { ApiError } from '../http/api-errors.ts'
 import type { TokenRow } from '../storage/access-store.ts'
 import type { Account } from '../storage/accounts-store.ts'
-import { allow, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
+import { allow, requirePassword, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
 import type { Caller } from './permissions.ts'
 
 export interface TokenView {
@@ -43,6 +43,7 @@ export class PersonalTokensService {
     input: { name: string; expiresAt?: number | null },
   ): { token: TokenView; secret: string } {
     const account = this.#authorize(caller, user)
+    requirePassword(caller, 'creating an access token')
     if (!account.active) throw new ApiError('CONFLICT', `${user} is deactivated`)
     if (input.expiresAt != null && input.expiresAt <= this.#d.now())
       throw new ApiError('BAD_REQUEST', 'expiresAt must be in the future')

@@ -2,7 +2,7 @@ import { isValidName } from '../../oci/reference.ts'
 import { ApiError } from '../http/api-errors.ts'
 import type { Robot } from '../storage/access-store.ts'
 import { ROBOT_PREFIX } from './auth.ts'
-import { allow, assertComponent, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
+import { allow, requirePassword, assertComponent, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
 import { ALL_ACTIONS, type Caller } from './permissions.ts'
 
 /** Entries a robot's permission list may have. */
@@ -62,6 +62,7 @@ export class RobotsService {
   /** Creates a robot; the returned secret is its password and is never shown again. */
   create(caller: Caller, namespace: string, input: NewRobot): { robot: RobotView; secret: string } {
     const p = this.#authorize(caller, namespace)
+    requirePassword(caller, 'creating a robot account')
     assertComponent(input.name, 'robot name')
     const permissions = checkPermissions(namespace, input.permissions)
     if (input.expiresAt != null && input.expiresAt <= this.#d.now())

@@ -1,5 +1,5 @@
 import { ApiError } from '../http/api-errors.ts'
-import { LoginError, type AuthService } from './auth.ts'
+import { LoginError, credentialKind, type AuthService } from './auth.ts'
 import { audit } from './common.ts'
 import type { Events } from './events.ts'
 import type { Caller, UserPrincipal } from './permissions.ts'
@@ -16,6 +16,12 @@ export class SessionsService {
 
   /** Checks the credentials (the login, success or failure, is recorded) and starts a session; returns its cookie value. */
   async start(username: string, password: string, address: string): Promise<{ cookie: string; user: UserPrincipal }> {
+    // a session may mint credentials, so only what a person types starts one: never a token or a robot's secret
+    const kind = credentialKind(username, password)
+    if (kind === 'robot') throw new ApiError('FORBIDDEN', 'robot accounts cannot sign in to the web interface')
+    if (kind !== 'password') {
+      throw new ApiError('FORBIDDEN', 'sign in with your password: personal access tokens are for scripts and registry clients')
+    }
     let user
     try {
       user = await this.#auth.login(username, password, address)

@@ -1,5 +1,5 @@
 import type { SettingsStore } from '../storage/settings-store.ts'
-import { allow, audit, signedIn } from './common.ts'
+import { allow, requirePassword, audit, signedIn } from './common.ts'
 import type { Events } from './events.ts'
 import type { KeyRing } from './keys.ts'
 import type { Caller, Permissions } from './permissions.ts'
@@ -50,6 +50,7 @@ export class SettingsService {
   /** A new token-signing key; the old one keeps verifying the tokens it signed until they expire. */
   async rotateKeys(caller: Caller): Promise<{ kid: string }> {
     this.#admin(caller)
+    requirePassword(caller, 'rotating the signing keys')
     const kid = await this.#d.keys.rotate()
     audit(this.#d.events, caller, 'keys.rotate', 'key', kid)
     return { kid }

@@ -127,12 +127,14 @@ describe('GET /api/v0/me', () => {
     expect(res.body.error.code).toBe('UNAUTHORIZED')
   })
 
-  it('answers basic auth and bearer tokens from /auth/token alike', async () => {
+  it('answers basic auth, and refuses registry tokens from /auth/token (they are for /v2/ only)', async () => {
     expect((await api.call('GET', '/me', alice)).body.name).toBe('alice')
     const token = await fetch(`${origin.url}/auth/token?service=${origin.host}`, {
       headers: { authorization: `Basic ${Buffer.from(`alice:${alice.password}`).toString('base64')}` },
     }).then((r) => r.json() as Promise<{ token: string }>)
-    expect((await api.call('GET', '/me', { bearer: token.token })).body.name).toBe('alice')
+    const res = await api.call('GET', '/me', { bearer: token.token })
+    expect(res.status).toBe(401)
+    expect(res.body.error.message).toMatch(/registry tokens .* are for \/v2\/ only/)
   })
 
   it('refuses bad credentials with 401 rather than treating the caller as anonymous', async () => {

@@ -103,7 +103,8 @@ describe('POST /api/v0/meta/keys/rotate', () => {
       (JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid
     expect(kid(after.body.token as string)).toBe(res.body.kid)
     expect(kid(before.body.token as string)).not.toBe(res.body.kid)
-    expect((await api.call('GET', '/me', { bearer: before.body.token as string })).status).toBe(200)
+    const v2 = await fetch(`${origin.url}/v2/`, { headers: { authorization: `Bearer ${before.body.token as string}` } })
+    expect(v2.status).toBe(200)
     const events = await api.call('GET', '/events?action=keys.rotate', TEST_ADMIN)
     expect(events.body.events[0]).toMatchObject({ actor: 'admin', target: res.body.kid })
   })

@@ -18,8 +18,8 @@ import { settingsRoutes } from './settings.ts'
 import { tokenApiRoutes } from './tokens.ts'
 
 /**
- * The JSON management API, mounted at /api/v0. Callers authenticate with basic auth (password or personal access
- * token), a bearer token or the session cookie; without credentials they are anonymous. Every failure is
+ * The JSON management API, mounted at /api/v0. Callers authenticate with basic auth (password, personal access
+ * token or robot secret), a personal access token as a bearer token, or the session cookie (never a registry token); without credentials they are anonymous. Every failure is
  * `{ error: { code, message, detail } }` with a stable code.
  */
 export function apiRoutes(deps: OriginDeps) {
@@ -48,7 +48,7 @@ export function apiRoutes(deps: OriginDeps) {
       onError: (c) => c.json(new ApiError('BAD_REQUEST', `the body exceeds ${MAX_BODY_BYTES} bytes`).toBody(), 400),
     }),
   )
-  api.use(apiAuth({ auth: deps.identity.auth, tokens: deps.identity.tokens, accounts: deps.identity.accounts }))
+  api.use(apiAuth({ auth: deps.identity.auth }))
 
   api.route('/', sessionRoutes(services, deps.config))
   api.route('/', accountRoutes(services))

@@ -11,9 +11,9 @@ export const MAX_PAGE = 500
 /** Largest JSON body the API reads (64 KiB). */
 export const MAX_BODY_BYTES = 64 * 1024
 
-/** Who sent the request (resolved by apiAuth) and from which address. */
+/** Who sent the request and how they proved it (resolved by apiAuth), and from which address. */
 export function caller(c: Context<ApiEnv>): Caller {
-  return { principal: c.get('principal'), address: clientAddress(c) }
+  return { principal: c.get('principal'), via: c.get('via'), address: clientAddress(c) }
 }
 
 /** `?limit=` (1 to 500, default 50) and `?last=` (the `next` of the previous page). */

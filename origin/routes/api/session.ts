@@ -24,6 +24,7 @@ export function sessionRoutes({ sessions, accounts }: ApiServices, config: Reado
     const session = await sessions.start(username, password, clientAddress(c))
     setCookie(c, SESSION_COOKIE, session.cookie, { ...cookie, maxAge: Math.floor(config.sessionTtlMs / 1000) })
     c.set('principal', session.user)
+    c.set('via', 'session')
     return c.json(accounts.me(caller(c)))
   })
 
