@@ -4,6 +4,7 @@ import { bearerChallenge, holds, type ResourceAccess } from '../../oci/scope.ts'
 import { UpstreamError } from '../errors.ts'
 import type { UpstreamAuth } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/router.ts'
+import type { IndexDb } from '../store/index-db.ts'
 import { JWT_CLOCK_TOLERANCE_S, UnverifiableToken, type OriginKeys } from '../../lib/origin-keys.ts'
 
 /** A token the origin signed, as verified here. */
@@ -173,6 +174,15 @@ export class CacheAccess {
     }
     return identity
   }
+}
+
+/**
+ * Whether the upstream of `t` may be taken at its word (a HEAD, a manifest's list) about the cached bytes of
+ * `digest`: a wharf upstream (the origin, or a parent cache under the origin's access decisions) always; a foreign
+ * one only when it served those bytes itself (a source in the index).
+ */
+export function vouches(index: IndexDb, t: Target, digest: string): boolean {
+  return t.upstream.kind === 'wharf' || index.hasSource(digest, t.upstream.key)
 }
 
 function bearer(req: Request): string | undefined {

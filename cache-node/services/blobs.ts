@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import type { ParsedDigest } from '../../oci/digest.ts'
 import { OciError } from '../../oci/errors.ts'
+import { vouches } from '../auth/access.ts'
 import type { ByteRange } from '../../oci/range.ts'
 import type { CacheOutcome, Metrics } from '../metrics.ts'
 import type { BlobStore } from '../store/blob-store.ts'
@@ -37,18 +38,23 @@ const MAX_ROUNDS = 4
 /**
  * Blobs through the cache: an entry when there is one, the running fill for the digest when there is one (one
  * upstream fetch however many clients ask), else a new fill. A digest is served through a repository only when the
- * upstream is known to hold it there (a link), so content cached for one repository does not leak to another.
+ * upstream is known to hold it there (a link), so content cached for one repository does not leak to another; and
+ * through a foreign upstream only when that upstream served the bytes itself (a source), so a registry that says
+ * yes to every HEAD cannot read what the cache holds for the origin's private repositories.
  */
 export class BlobService {
   readonly #opts: BlobServiceOptions
-  readonly #fills = new Map<string, Fill>()
+  /** Running fills by digest, then by the upstream (index key) they fetch from. */
+  readonly #fills = new Map<string, Map<string, Fill>>()
 
   constructor(opts: BlobServiceOptions) {
     this.#opts = opts
   }
 
   get fillsInFlight(): number {
-    return this.#fills.size
+    let n = 0
+    for (const fills of this.#fills.values()) n += fills.size
+    return n
   }
 
   /** Finds or fetches a blob for GET (`head` false) or HEAD. Throws OciError / UpstreamError. */
@@ -59,7 +65,8 @@ export class BlobService {
       const linked = index.hasLink(t.upstream.key, t.repository, d)
       // lookup and pin (or lease) happen in one tick: nothing can evict or close what was found in between
       const entry = store.entry(d)
-      if (entry) {
+      // cached bytes that this upstream never served (and a foreign one's word cannot vouch for) are a miss here
+      if (entry && vouches(index, t, d)) {
         if (!linked) {
           await this.#confirm(t, auth, digest)
           continue
@@ -80,7 +87,7 @@ export class BlobService {
         }
         return this.#entryHandle(d, entry.size, file, unpin)
       }
-      const running = this.#fills.get(d)
+      const running = this.#running(t, d)
       if (running) {
         if (!linked && !sameSource(running, t)) {
           await this.#confirm(t, auth, digest)
@@ -103,6 +110,16 @@ export class BlobService {
       return this.#fillHandle(lease, 'miss', head)
     }
     throw new OciError('BLOB_UNKNOWN', `blob ${d} kept changing in the cache while it was looked up; try again`)
+  }
+
+  /**
+   * The running fill a request for `t` may read: one from its own upstream; for a wharf upstream, which vouches for
+   * what it confirms, a fill from any upstream (its bytes are verified against the digest like every fill's).
+   */
+  #running(t: Target, digest: string): Fill | undefined {
+    const fills = this.#fills.get(digest)
+    if (!fills) return undefined
+    return fills.get(t.upstream.key) ?? (t.upstream.kind === 'wharf' ? fills.values().next().value : undefined)
   }
 
   #entryHandle(digest: string, size: number, file: FileHandle, unpin: () => void): BlobHandle {
@@ -173,10 +190,15 @@ export class BlobService {
       translate: (err) => t.upstream.translate(err, what),
       onBytes: (n) => metrics.bytesFromUpstream(t.upstream.name, n, t.clientName),
       onSettled: (f) => {
-        if (this.#fills.get(d) === f) this.#fills.delete(d)
+        const fills = this.#fills.get(d)
+        if (fills?.get(t.upstream.key) !== f) return
+        fills.delete(t.upstream.key)
+        if (fills.size === 0) this.#fills.delete(d)
       },
     })
-    this.#fills.set(d, fill)
+    const fills = this.#fills.get(d) ?? new Map<string, Fill>()
+    fills.set(t.upstream.key, fill)
+    this.#fills.set(d, fills)
     fill.verified.then(
       () => log.debug({ digest: d, size: fill.size }, 'fill verified'),
       (err: Error) =>
@@ -205,9 +227,9 @@ export class BlobService {
         const len = res.headers['content-length']
         this.#opts.index.link(t.upstream.key, t.repository, [d], this.#opts.now())
         if (typeof len !== 'string' || !/^\d+$/.test(len)) {
-          // the HEAD said yes but not how big; the size of what is cached (or a fill) will do
+          // the HEAD said yes but not how big; the size of what is cached will do, when this upstream vouches for it
           const e = this.#opts.store.entry(d)
-          if (e) return e.size
+          if (e && vouches(this.#opts.index, t, d)) return e.size
           throw new OciError('BLOB_UNKNOWN', `upstream ${t.upstream.name} did not give the size of ${d}`)
         }
         return Number(len)

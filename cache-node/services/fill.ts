@@ -230,7 +230,7 @@ export class Fill {
       }
       try {
         // readers keep reading through the open handle, whatever becomes of the path
-        await store.commit(this.#tmp, { digest: this.digest, size: this.#written, mediaType: null }, reservation)
+        await store.commit(this.#tmp, { digest: this.digest, size: this.#written, mediaType: null, source: this.source.upstream }, reservation)
       } catch (err) {
         log.error({ err, digest: this.digest }, 'could not keep a verified blob; it was served but not cached')
       }

@@ -11,6 +11,7 @@ import type { BlobStore } from '../store/blob-store.ts'
 import type { IndexDb, TagRow } from '../store/index-db.ts'
 import type { Target } from '../upstream/router.ts'
 import type { UpstreamAuth, UpstreamResponse } from '../upstream/upstream.ts'
+import { vouches } from '../auth/access.ts'
 import { readBody, SingleFlight } from './single-flight.ts'
 
 /** What the cache asks upstreams for: the four modern manifest types, whatever the client sent. */
@@ -72,7 +73,8 @@ export class ManifestService {
 
   async #byDigest(t: Target, auth: UpstreamAuth, digest: ParsedDigest): Promise<ManifestResult> {
     const d = digest.digest
-    const local = await this.#local(d)
+    // bytes another upstream served are served through a foreign one only once it served them too (a HEAD is no proof)
+    const local = vouches(this.#opts.index, t, d) ? await this.#local(d) : undefined
     if (local) {
       if (!this.#opts.index.hasLink(t.upstream.key, t.repository, d)) await this.#confirm(t, auth, d)
       return { ...local, cache: 'hit' }
@@ -226,7 +228,7 @@ export class ManifestService {
     )
     const { store, index, now, log } = this.#opts
     try {
-      await store.put({ digest: m.digest, mediaType: m.mediaType }, m.bytes)
+      await store.put({ digest: m.digest, mediaType: m.mediaType, source: t.upstream.key }, m.bytes)
     } catch (err) {
       log.error({ err, digest: m.digest }, 'could not keep a manifest; it was served but not cached')
     }

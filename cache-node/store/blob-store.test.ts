@@ -32,7 +32,7 @@ async function add(s: BlobStore, size: number): Promise<string> {
   const digest = digestOf(bytes)
   const file = s.tmpPath()
   await writeFile(file, bytes)
-  await s.commit(file, { digest, size, mediaType: null })
+  await s.commit(file, { digest, size, mediaType: null, source: 'wharf' })
   return digest
 }
 

@@ -206,11 +206,13 @@ export class BlobStore {
    */
   async commit(
     file: string,
-    e: { digest: string; size: number; mediaType: string | null },
+    e: { digest: string; size: number; mediaType: string | null; source: string },
     reservation?: Reservation,
   ): Promise<boolean> {
     reservation?.release()
     if (this.#index.entry(e.digest)) {
+      // the same bytes, verified again: this upstream has now proved it holds them
+      this.#index.addSource(e.digest, e.source)
       await rm(file, { force: true })
       return true
     }
@@ -232,7 +234,7 @@ export class BlobStore {
       if (this.#fsync) await fsyncPath(file)
       await rename(file, target)
       if (this.#fsync) await fsyncPath(dirname(target))
-      this.#index.insert(e, this.#now())
+      this.#index.insert(e, this.#now(), e.source)
       return true
     } catch (err) {
       this.#used -= e.size
@@ -241,9 +243,12 @@ export class BlobStore {
     }
   }
 
-  /** Stores small verified content (a manifest) as an entry. */
-  async put(e: { digest: string; mediaType: string | null }, bytes: Buffer): Promise<boolean> {
-    if (this.#index.entry(e.digest)) return true
+  /** Stores small verified content (a manifest) that `source` served as an entry. */
+  async put(e: { digest: string; mediaType: string | null; source: string }, bytes: Buffer): Promise<boolean> {
+    if (this.#index.entry(e.digest)) {
+      this.#index.addSource(e.digest, e.source)
+      return true
+    }
     const file = this.tmpPath()
     await writeFile(file, bytes)
     return this.commit(file, { ...e, size: bytes.byteLength })

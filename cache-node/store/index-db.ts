@@ -27,6 +27,9 @@ export interface TagRow {
  *   through another one that does not hold it, exactly as the origin links blobs to repositories.
  * - tags: the digest a tag resolved to, and when that was last checked with the upstream.
  * - meta: what the cache learned about its origin (token realm, service, JWKS), so it starts without the origin.
+ * - sources: which upstreams served a cached digest's bytes (a verified fill or manifest GET from them). A cached
+ *   digest is served through a foreign upstream only when that upstream is one of its sources: a HEAD answer or a
+ *   manifest naming the digest is no proof that a registry holds the bytes (README, cache node, Access).
  * - metrics_outbox: usage batches for the control plane, kept until it acknowledged them (docs/network-protocol.md);
  *   `seq` orders them, `batch` is `<siteId>-<seq>`; the last sequence number given out is the meta key
  *   `metrics_seq`, so a batch id is never reused, even once the outbox is empty.
@@ -73,6 +76,14 @@ const MIGRATIONS: string[] = [
     created_at  INTEGER NOT NULL
   );
   `,
+  // entries cached before this table existed have no source: foreign upstreams must serve them once more
+  `
+  CREATE TABLE sources (
+    digest      TEXT NOT NULL,
+    upstream    TEXT NOT NULL,
+    PRIMARY KEY (digest, upstream)
+  ) WITHOUT ROWID;
+  `,
 ]
 
 /** A usage batch waiting for the control plane's acknowledgement. */
@@ -110,6 +121,9 @@ export class IndexDb {
   readonly #used: Statement
   readonly #count: Statement
   readonly #hasLink: Statement
+  readonly #hasSource: Statement
+  readonly #addSource: Statement
+  readonly #deleteSources: Statement
   readonly #link: Statement
   readonly #tag: Statement
   readonly #putTag: Statement
@@ -145,6 +159,9 @@ export class IndexDb {
     this.#used = db.prepare('SELECT COALESCE(SUM(size), 0) FROM blobs').pluck()
     this.#count = db.prepare('SELECT COUNT(*) FROM blobs').pluck()
     this.#hasLink = db.prepare('SELECT 1 FROM links WHERE upstream = ? AND repository = ? AND digest = ?').pluck()
+    this.#hasSource = db.prepare('SELECT 1 FROM sources WHERE digest = ? AND upstream = ?').pluck()
+    this.#addSource = db.prepare('INSERT OR IGNORE INTO sources (digest, upstream) VALUES (?, ?)')
+    this.#deleteSources = db.prepare('DELETE FROM sources WHERE digest = ?')
     this.#link = db.prepare('INSERT OR IGNORE INTO links (upstream, repository, digest, linked_at) VALUES (?, ?, ?, ?)')
     this.#tag = db.prepare(
       'SELECT digest, media_type, checked_at FROM tags WHERE upstream = ? AND repository = ? AND tag = ?',
@@ -186,8 +203,22 @@ export class IndexDb {
     )
   }
 
-  insert(e: { digest: string; size: number; mediaType: string | null }, now: number): void {
-    this.#insert.run(e.digest, e.size, e.mediaType, now, now)
+  /** Adds an entry whose bytes `source` (an upstream's index key) just served, verified. */
+  insert(e: { digest: string; size: number; mediaType: string | null }, now: number, source: string): void {
+    this.#db.transaction(() => {
+      this.#insert.run(e.digest, e.size, e.mediaType, now, now)
+      this.#addSource.run(e.digest, source)
+    })()
+  }
+
+  /** Records that an upstream served (verified) the bytes of a cached digest. */
+  addSource(digest: string, upstream: string): void {
+    this.#addSource.run(digest, upstream)
+  }
+
+  /** Whether an upstream has served the bytes of a cached digest (see `sources`). */
+  hasSource(digest: string, upstream: string): boolean {
+    return this.#hasSource.get(digest, upstream) !== undefined
   }
 
   /** Records a read: the entry moves to the recent end of the LRU order. */
@@ -195,12 +226,13 @@ export class IndexDb {
     this.#touch.run(now, digest)
   }
 
-  /** Removes entries and the links that point at them, in one transaction. */
+  /** Removes entries, the links that point at them and their sources, in one transaction. */
   remove(digests: string[]): void {
     this.#db.transaction(() => {
       for (const d of digests) {
         this.#delete.run(d)
         this.#deleteLinks.run(d)
+        this.#deleteSources.run(d)
       }
     })()
   }
