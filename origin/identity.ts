@@ -61,7 +61,7 @@ export async function createIdentity(
     accounts,
     access: accessStore,
     events,
-    limiter: new LoginLimiter({ now }),
+    limiter: new LoginLimiter(db, { now }),
     now,
     log: log.child({ component: 'auth' }),
     refreshTtlMs: config.refreshTokenTtlMs,

@@ -66,6 +66,8 @@ export class AuthService {
   // keyed by a hash of name, password and a per-process pepper: the cache never holds a password
   readonly #verified = new LRUCache<string, number>({ max: 10_000, ttl: CREDENTIAL_CACHE_MS })
   readonly #pepper = randomBytes(32)
+  // checks running now, keyed like #verified (plus the address)
+  readonly #inFlight = new Map<string, Promise<Principal | undefined>>()
   #dummyHash: Promise<string> | undefined
 
   constructor(deps: AuthDeps) {
@@ -86,20 +88,46 @@ export class AuthService {
    * Throws LoginError; records the outcome as an event either way.
    */
   async login(username: string, password: string, address: string): Promise<Principal> {
-    const wait = this.#d.limiter.retryAfter(username, address)
-    if (wait > 0) {
-      this.#record(username, 'failure', address, { reason: 'rate_limited' })
-      throw new LoginError('rate_limited', `too many failed logins; try again in ${wait} s`, wait)
-    }
-    const principal = password === '' ? undefined : await this.#check(username, password)
+    const principal = await this.#limitedCheck(username, password, address)
     if (!principal) {
-      this.#d.limiter.fail(username, address)
       this.#record(username, 'failure', address, { reason: 'invalid_credentials' })
       throw new LoginError('invalid_credentials', 'invalid username or password')
     }
-    this.#d.limiter.succeed(username, address)
     this.#record(principal.name, 'success', address, { method: credentialKind(username, password) })
     return principal
+  }
+
+  /**
+   * Reserves an attempt with the limiter before the (slow) check and settles it after, so parallel guesses count
+   * as they start. The same name and password checked again from the same address while a check is running share
+   * that check and its one attempt: a burst of identical logins (a CI fleet's `docker pull`) costs one.
+   */
+  async #limitedCheck(username: string, password: string, address: string): Promise<Principal | undefined> {
+    const limiter = this.#d.limiter
+    const key = createHash('sha256').update(this.#pepper).update(address).update('\0').update(username).update('\0').update(password).digest('base64')
+    const running = this.#inFlight.get(key)
+    if (running) return running
+    const reservation = limiter.reserve(username, address)
+    if (!reservation.ok) {
+      this.#record(username, 'failure', address, { reason: 'rate_limited' })
+      throw new LoginError('rate_limited', `too many failed logins; try again in ${reservation.retryAfter} s`, reservation.retryAfter)
+    }
+    const { attempt } = reservation
+    const settled = async () => {
+      try {
+        const principal = password === '' ? undefined : await this.#check(username, password)
+        if (principal) attempt.succeeded()
+        else attempt.failed()
+        return principal
+      } catch (err) {
+        attempt.abandoned()
+        throw err
+      }
+    }
+    // .finally runs after this turn, so the entry is always in the map before it is removed
+    const check = settled().finally(() => this.#inFlight.delete(key))
+    this.#inFlight.set(key, check)
+    return check
   }
 
   principalOf(account: Account): Principal {

@@ -179,6 +179,15 @@ const MIGRATIONS: string[] = [
   CREATE INDEX events_actor ON events(actor, at);
   CREATE INDEX events_target ON events(target, at);
   `,
+  `
+  -- failed-login counters (origin/services/login-limiter.ts): kept here so that a restart does not clear them
+  CREATE TABLE login_attempts (
+    key          TEXT PRIMARY KEY,
+    attempts     INTEGER NOT NULL,
+    window_start INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX login_attempts_window ON login_attempts(window_start);
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
