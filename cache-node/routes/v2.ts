@@ -88,6 +88,11 @@ export function v2Routes(deps: V2Deps) {
       // content addressed: the bytes behind a digest never change
       'Cache-Control': 'max-age=31536000, immutable',
     }
+    if (handle.size === undefined) {
+      // streamed through without a length (see BlobHandle.size): a Range cannot be answered, so the whole blob is;
+      // the chunked body ends only after the digest checked out, and is cut short if it did not
+      return sendStream(c, 200, headers, handle.stream(), counted(c))
+    }
     if (c.req.method === 'HEAD') return c.body(null, 200, { ...headers, 'Content-Length': String(handle.size) })
     const range = parseRangeHeader(c.req.header('range'), handle.size)
     if (range.kind === 'unsatisfiable') {

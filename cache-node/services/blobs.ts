@@ -15,7 +15,11 @@ import { Fill, type FillLease } from './fill.ts'
 /** A blob ready to be answered: its size and how it was found; stream it, or release it. */
 export interface BlobHandle {
   cache: CacheOutcome
-  size: number
+  /**
+   * Undefined only for a GET streamed through from an upstream that sent no Content-Length while the cap had no room
+   * to keep it: the response then has no length either, and ends (or is cut) once the digest is checked.
+   */
+  size: number | undefined
   /** The bytes of `range` (the whole blob without one); the stream owns the handle from here. */
   stream(range?: ByteRange): Readable
   /** Lets go without streaming (HEAD, or an error before the body). */
@@ -119,7 +123,9 @@ export class BlobService {
   #running(t: Target, digest: string): Fill | undefined {
     const fills = this.#fills.get(digest)
     if (!fills) return undefined
-    return fills.get(t.upstream.key) ?? (t.upstream.kind === 'wharf' ? fills.values().next().value : undefined)
+    const fill = fills.get(t.upstream.key) ?? (t.upstream.kind === 'wharf' ? fills.values().next().value : undefined)
+    // a pass-through that already let go of its first bytes cannot serve a new reader: it gets a fill of its own
+    return fill?.joinable ? fill : undefined
   }
 
   #entryHandle(digest: string, size: number, file: FileHandle, unpin: () => void): BlobHandle {
@@ -141,15 +147,20 @@ export class BlobService {
   }
 
   async #fillHandle(lease: FillLease, cache: CacheOutcome, head: boolean): Promise<BlobHandle> {
+    const fill = lease.fill
     try {
-      const { size: announced } = await lease.fill.ready
-      // without a Content-Length upstream, the size is known once the fill is verified
-      if (announced === undefined) await lease.fill.verified
-      const size = lease.fill.size!
-      if (head) lease.release()
+      const { size: announced } = await fill.ready
+      if (head) {
+        // a HEAD reads nothing: it must not hold a pass-through's bytes while it waits for the size
+        lease.release()
+        if (announced === undefined) await fill.verified
+        return { cache, size: fill.size!, stream: noBody, release: () => undefined }
+      }
+      // without a Content-Length upstream, the size is known once the fill is verified, unless it passes through
+      if (announced === undefined) await fill.streamable
       return {
         cache,
-        size,
+        size: fill.size,
         stream: (range) => lease.stream(range?.start ?? 0, range?.end),
         release: lease.release,
       }

@@ -23,6 +23,8 @@ export interface BlobStoreOptions {
 /** Room held for a fill in flight until its bytes become an entry or are dropped. */
 export interface Reservation {
   readonly bytes: number
+  /** Holds `more` bytes besides (evicting as `reserve` does); false, holding nothing more, when there is no room. */
+  grow(more: number): Promise<boolean>
   release(): void
 }
 
@@ -38,8 +40,9 @@ export interface RepairReport {
 
 /**
  * Content-addressed files under a byte cap, least-recently-used first out. Only verified content becomes an
- * entry (fills write to `tmp/` and commit by rename). Pinned digests (being read) are never evicted; a fill
- * reserves its size before writing so the cap holds once fills complete.
+ * entry (fills write to `tmp/` and commit by rename). Pinned digests (being read) are never evicted. Everything
+ * written counts against the cap: entries, and the reservations of fills in flight, which hold room before they
+ * write (their declared size, or room grown as bytes arrive), so the files never add up to more than the cap.
  */
 export class BlobStore {
   readonly root: string
@@ -181,17 +184,34 @@ export class BlobStore {
     }
   }
 
-  /** Holds room for a fill of `bytes` (0 when the size is unknown), evicting what is least recently used. */
-  async reserve(bytes: number): Promise<Reservation> {
+  /**
+   * Holds room for a fill of `bytes` (0 when the size is unknown; grow it as bytes arrive), evicting what is least
+   * recently used and not being read. Answers undefined, evicting nothing, when even that cannot make room next to
+   * the entries and the other fills' reservations: the fill must then not write to disk at all.
+   */
+  async reserve(bytes: number): Promise<Reservation | undefined> {
     const victims = this.#pickVictims(bytes)
+    if (victims === undefined) return undefined
     this.#reserved += bytes
     let held = true
-    const reservation = {
-      bytes,
+    let size = bytes
+    const reservation: Reservation = {
+      get bytes() {
+        return size
+      },
+      grow: async (more) => {
+        if (!held) return false
+        const room = this.#pickVictims(more)
+        if (room === undefined) return false
+        this.#reserved += more
+        size += more
+        await this.#evict(room)
+        return true
+      },
       release: () => {
         if (!held) return
         held = false
-        this.#reserved -= bytes
+        this.#reserved -= size
       },
     }
     await this.#evict(victims)
@@ -243,22 +263,32 @@ export class BlobStore {
     }
   }
 
-  /** Stores small verified content (a manifest) that `source` served as an entry. */
+  /** Stores small verified content (a manifest) that `source` served as an entry; false when it finds no room. */
   async put(e: { digest: string; mediaType: string | null; source: string }, bytes: Buffer): Promise<boolean> {
     if (this.#index.entry(e.digest)) {
       this.#index.addSource(e.digest, e.source)
       return true
     }
+    // room first, then the file: the cap counts what is written, not only what is kept
+    const reservation = await this.reserve(bytes.byteLength)
+    if (!reservation) return false
     const file = this.tmpPath()
-    await writeFile(file, bytes)
-    return this.commit(file, { ...e, size: bytes.byteLength })
+    try {
+      await writeFile(file, bytes)
+    } catch (err) {
+      reservation.release()
+      await rm(file, { force: true })
+      throw err
+    }
+    return this.commit(file, { ...e, size: bytes.byteLength }, reservation)
   }
 
   /**
    * Chooses least-recently-used entries to evict so that entries, the room reserved by fills and `bytes` fit
    * under the cap; pinned entries are skipped. Victims leave the index and the byte count at once (before any
    * await), so concurrent callers never pick the same room twice. Answers undefined, evicting nothing, when even
-   * evicting every unpinned entry would not make room for `bytes` itself: emptying the cache would not help.
+   * evicting every unpinned entry would not make room for `bytes` next to what fills hold: emptying the cache would
+   * not help.
    */
   #pickVictims(bytes: number): { digest: string; size: number }[] | undefined {
     const fits = (used: number) => used + this.#reserved + bytes <= this.maxBytes
@@ -272,7 +302,8 @@ export class BlobStore {
         if (fits(used)) break
       }
     }
-    if (used + bytes > this.maxBytes) return undefined
+    // the other fills' room is theirs: taking it would let fills together overshoot the cap
+    if (used + this.#reserved + bytes > this.maxBytes) return undefined
     if (victims.length > 0) {
       this.#index.remove(victims.map((v) => v.digest))
       this.#used = used
