@@ -87,6 +87,10 @@ export class Upstream {
     this.name = cfg.url.origin
     this.#opts = opts
     this.#limit = pLimit(opts.concurrency)
+    // Fills read bodies with backpressure (a chunk is on disk before the next is taken). undici 7 crashed the
+    // process when an upstream closed the connection while that had its parser paused (nodejs/undici#5360);
+    // patches/undici+7.30.2.patch carries the upstream fix, as undici 8 (which has it) needs Node 22.19: see
+    // patches/README.md for why a patch rather than reading without backpressure or another client.
     this.#pool = new Pool(cfg.url.origin, {
       connections: opts.concurrency,
       keepAliveTimeout: 30_000,

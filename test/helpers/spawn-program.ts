@@ -10,6 +10,10 @@ export interface SpawnedProgram {
   host: string
   dataDir: string
   pid: number
+  /** Whether the process is still running (a crash ends it). */
+  running(): boolean
+  /** What it wrote to stderr so far (a crash's stack, say). */
+  stderr(): string
   /** Sends the signal (default SIGKILL) and waits for the process to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>
   /** Stops it with SIGTERM and removes the data folder unless the caller owns it. */
@@ -51,6 +55,8 @@ export async function spawnProgram(opts: {
     host,
     dataDir: opts.dataDir,
     pid: child.pid!,
+    running: () => child.exitCode === null && child.signalCode === null,
+    stderr: () => stderr,
     kill,
     async close() {
       await kill('SIGTERM')
