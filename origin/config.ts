@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import ipaddr from 'ipaddr.js'
 import { ConfigProblems, type Env, type ProgramConfig } from '../lib/config.ts'
 import { GRANT_AUDIENCE } from './services/blob-grants.ts'
+import { isReservedName } from './services/reserved-names.ts'
 
 export { withBoundPort } from '../lib/config.ts'
 
@@ -46,6 +47,8 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
   const { url: publicUrl, derived: publicUrlDerived } = p.publicUrl('ORIGIN_PUBLIC_URL', listen, tls !== undefined)
   const adminPassword = p.raw('ORIGIN_ADMIN_PASSWORD')
   if (adminPassword !== undefined && adminPassword.length < 8) p.add('ORIGIN_ADMIN_PASSWORD must have at least 8 characters')
+  const adminUser = p.string('ORIGIN_ADMIN_USER', 'admin')
+  if (isReservedName(adminUser)) p.add(`ORIGIN_ADMIN_USER must not be ${adminUser}: Wharf keeps that name for itself`)
   const tokenTtlMs = p.duration('ORIGIN_TOKEN_TTL', '5m')
   if (tokenTtlMs < 60_000 || tokenTtlMs > 3_600_000) p.add('ORIGIN_TOKEN_TTL must be between 1m and 1h (tokens are short-lived)')
   const tokenService = p.raw('ORIGIN_TOKEN_SERVICE')
@@ -61,7 +64,7 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
     logLevel: p.oneOf('ORIGIN_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     fsync: p.bool('ORIGIN_FSYNC', true),
     uploadTtlMs: p.duration('ORIGIN_UPLOAD_TTL', '24h'),
-    adminUser: p.string('ORIGIN_ADMIN_USER', 'admin'),
+    adminUser,
     adminPassword,
     tokenTtlMs,
     tokenService,

@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { OriginConfig } from './config.ts'
 import { TokenAccessController } from './http/token-access.ts'
 import { AuthService } from './services/auth.ts'
-import { Events } from './services/events.ts'
+import { Events, systemActor } from './services/events.ts'
 import { KeyRing } from './services/keys.ts'
 import { LdapDirectory } from './services/ldap.ts'
 import { LoginLimiter } from './services/login-limiter.ts'
@@ -80,7 +80,7 @@ export async function createIdentity(
   if (accounts.activeAdminCount() === 0 && !accounts.byName(config.adminUser)) {
     const password = config.adminPassword ?? randomBytes(18).toString('base64url')
     accounts.insert({ name: config.adminUser, kind: 'user', passwordHash: await hashPassword(password), isAdmin: true, now: now() })
-    events.record({ actor: 'system', action: 'account.create', targetType: 'account', target: config.adminUser, detail: { admin: true } })
+    events.record({ actor: systemActor('system'), action: 'account.create', targetType: 'account', target: config.adminUser, detail: { admin: true } })
     if (!config.adminPassword) bootstrap = { username: config.adminUser, password }
   }
   return { accounts, accessStore, settings, events, permissions, keys, tokens, auth, access, ldap, bootstrap }

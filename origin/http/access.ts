@@ -1,3 +1,4 @@
+import type { Actor } from '../services/events.ts'
 export type RepositoryAction = 'pull' | 'push' | 'delete'
 
 /** What a request needs: actions on one repository, or the catalog. */
@@ -8,8 +9,8 @@ export type AccessNeed =
 /** Who is calling. `subject` is '' for an anonymous caller. */
 export interface Principal {
   subject: string
-  /** The name recorded as actor on what this caller writes. */
-  actor: string
+  /** Whom events are attributed to (by id); its name is recorded as pusher and creator on what this caller writes. */
+  actor: Actor
 }
 
 /**

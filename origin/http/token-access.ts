@@ -39,9 +39,9 @@ export class TokenAccessController implements AccessController {
         }
       }
     }
-    const principal = { subject: token.subject, actor: token.subject || 'anonymous' }
+    const principal = { subject: token.subject, actor: token.actor }
     for (const need of needs) {
-      if (need.type === 'repository' && need.actions.includes('push')) this.#ensureRepository(need.name, principal.actor)
+      if (need.type === 'repository' && need.actions.includes('push')) this.#ensureRepository(need.name, principal.actor.name)
     }
     return principal
   }

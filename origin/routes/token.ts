@@ -4,8 +4,8 @@ import { parseScopes, type ResourceAccess } from '../../oci/scope.ts'
 import { parseBasic } from '../http/basic-auth.ts'
 import { clientAddress } from '../http/client-address.ts'
 import type { AppEnv } from '../http/env.ts'
-import { LoginError, type AuthService } from '../services/auth.ts'
-import type { Events } from '../services/events.ts'
+import { LoginError, credentialKind, type AuthService } from '../services/auth.ts'
+import { actorOf, type Events } from '../services/events.ts'
 import { ANONYMOUS, type Principal } from '../services/permissions.ts'
 import type { KeyRing } from '../services/keys.ts'
 import type { TokenService } from '../services/tokens.ts'
@@ -45,8 +45,10 @@ export function tokenRoutes({ auth, tokens, keys, events }: TokenDeps) {
       expires_in: issued.expiresIn,
       issued_at: issued.issuedAt,
     }
-    // docker login asks for offline_token and then keeps the refresh token instead of the password
-    if (c.req.query('offline_token') === 'true' && principal.kind === 'user') {
+    // docker login asks for offline_token and then keeps the refresh token instead of the password. A refresh token
+    // is a lasting credential, so only a password mints one: after a login with a personal access token docker
+    // keeps that token itself, and revoking it still ends the login.
+    if (c.req.query('offline_token') === 'true' && principal.kind === 'user' && basic && credentialKind(basic.username, basic.password) === 'password') {
       body.refresh_token = auth.createRefreshToken(principal.id, c.req.query('client_id') ?? 'docker')
     }
     return c.json(body, 200, { 'Cache-Control': 'no-store' })
@@ -71,7 +73,7 @@ export function tokenRoutes({ auth, tokens, keys, events }: TokenDeps) {
         if (err instanceof LoginError && err.reason === 'rate_limited') return loginFailed(c, err)
         return oauthError(c, 401, 'invalid_grant', 'invalid username or password')
       }
-      if (field('access_type') === 'offline' && principal.kind === 'user') refreshToken = auth.createRefreshToken(principal.id, clientId)
+      if (field('access_type') === 'offline' && principal.kind === 'user' && credentialKind(username, password) === 'password') refreshToken = auth.createRefreshToken(principal.id, clientId)
     } else if (grantType === 'refresh_token') {
       const presented = field('refresh_token') ?? ''
       principal = auth.redeemRefreshToken(presented)
@@ -97,7 +99,7 @@ export function tokenRoutes({ auth, tokens, keys, events }: TokenDeps) {
     const issued = await tokens.issue(principal, scopes)
     if (principal.kind !== 'anonymous' || issued.access.length > 0) {
       events.record({
-        actor: principal.name,
+        actor: actorOf(principal),
         action: 'token.issue',
         targetType: 'token',
         target: tokens.service,

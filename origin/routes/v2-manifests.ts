@@ -53,7 +53,7 @@ export function manifestRoutes({ registry, access, events }: V2Deps) {
       body,
       c.req.header('content-type'),
       c.req.queries('tag') ?? [],
-      who.actor,
+      who.actor.name,
     )
     const headers = new Headers({
       Location: `/v2/${name}/manifests/${result.digest}`,

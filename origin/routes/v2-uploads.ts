@@ -36,11 +36,11 @@ export function uploadRoutes({ uploads, registry, access }: V2Deps) {
       // a mount that cannot be done (unknown blob, no `from`, no read access to it) opens a session instead
       if (from !== undefined && isValidName(from)) {
         const readable = await access.allows(c.req.raw, { type: 'repository', name: from, actions: ['pull'] })
-        const mounted = readable ? registry.mount(name, mount, from, who.actor) : undefined
+        const mounted = readable ? registry.mount(name, mount, from, who.actor.name) : undefined
         if (mounted) return blobCreated(c, name, mounted.digest)
       }
     } else if (digest !== undefined) {
-      const blob = await uploads.putWhole(name, digest, requestBody(c), chunkInfo(c), who.actor)
+      const blob = await uploads.putWhole(name, digest, requestBody(c), chunkInfo(c), who.actor.name)
       return blobCreated(c, name, blob.digest)
     }
     requestBody(c).resume()
@@ -70,7 +70,7 @@ export function uploadRoutes({ uploads, registry, access }: V2Deps) {
     const digest = c.req.query('digest')
     if (!digest) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload')
     const body = hasBody(c) ? requestBody(c) : undefined
-    const blob = await uploads.finish(name, c.req.param('id'), digest, body, chunkInfo(c), who.actor)
+    const blob = await uploads.finish(name, c.req.param('id'), digest, body, chunkInfo(c), who.actor.name)
     return blobCreated(c, name, blob.digest)
   })
 

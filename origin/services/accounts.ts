@@ -4,7 +4,7 @@ import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountKind, AccountsStore } from '../storage/accounts-store.ts'
 import type { Metadata } from '../storage/metadata.ts'
 import type { AuthService } from './auth.ts'
-import { allow, requirePassword, assertComponent, audit, iso, pageOfRows, signedIn, type Page } from './common.ts'
+import { allow, requirePassword, assertComponent, assertNotReserved, audit, iso, pageOfRows, signedIn, type Page } from './common.ts'
 import type { Events } from './events.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
 import type { Caller, Permissions } from './permissions.ts'
@@ -85,7 +85,7 @@ export class AccountsService {
     const p = signedIn(caller)
     allow(this.#d.permissions.isAdmin(p), 'only system administrators create accounts')
     requirePassword(caller, 'creating an account')
-    const name = assertComponent(input.name, 'account name')
+    const name = assertNotReserved(assertComponent(input.name, 'account name'))
     if (input.email !== undefined) checkEmail(input.email)
     if (input.kind === 'org' && (input.password !== undefined || input.isAdmin)) {
       throw new ApiError(

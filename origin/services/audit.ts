@@ -1,4 +1,4 @@
-import type { EventFilter, EventRecord } from '../storage/events-store.ts'
+import type { ActorKind, EventFilter, EventRecord } from '../storage/events-store.ts'
 import { allow, iso, signedIn, type Page } from './common.ts'
 import type { Events } from './events.ts'
 import type { Caller, Permissions } from './permissions.ts'
@@ -7,6 +7,8 @@ export interface EventView {
   id: number
   at: string
   actor: string
+  actorKind: ActorKind
+  actorId: number | null
   action: string
   targetType: string
   target: string
@@ -15,7 +17,10 @@ export interface EventView {
   detail: Record<string, unknown> | null
 }
 
-/** Reading the event log: admins read everything, other users the events they were the actor of. */
+/**
+ * Reading the event log: admins read everything, other users the events they were the actor of, matched by account
+ * id: an account that takes a deleted account's name (or a system name) sees nothing of what that one did.
+ */
 export class AuditLog {
   readonly #events: Events
   readonly #permissions: Permissions
@@ -33,7 +38,8 @@ export class AuditLog {
       this.#permissions.canReadEvents(p, actor),
       'you may read only your own events (leave out actor, or give your name)',
     )
-    const rows = this.#events.list({ ...filter, actor, limit: filter.limit + 1 })
+    const own = this.#permissions.isAdmin(p) ? {} : { actorUserId: p.id }
+    const rows = this.#events.list({ ...filter, actor, ...own, limit: filter.limit + 1 })
     const items = rows.slice(0, filter.limit)
     return { items: items.map(view), next: rows.length > filter.limit ? String(items.at(-1)!.id) : null }
   }

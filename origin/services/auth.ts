@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountsStore } from '../storage/accounts-store.ts'
-import type { Events } from './events.ts'
+import { actorOf, systemActor, type Events } from './events.ts'
 import type { LoginLimiter } from './login-limiter.ts'
 import { hashPassword, hashSecret, newSecret, secretMatches, verifyPassword } from './passwords.ts'
 import { ANONYMOUS, type Principal } from './permissions.ts'
@@ -93,7 +93,7 @@ export class AuthService {
       this.#record(username, 'failure', address, { reason: 'invalid_credentials' })
       throw new LoginError('invalid_credentials', 'invalid username or password')
     }
-    this.#record(principal.name, 'success', address, { method: credentialKind(username, password) })
+    this.#record(principal, 'success', address, { method: credentialKind(username, password) })
     return principal
   }
 
@@ -187,7 +187,7 @@ export class AuthService {
         ldapDn: entry.dn,
         now,
       })
-      this.#d.events.record({ actor: 'ldap', action: 'account.create', targetType: 'account', target: created.name, detail: { source: 'ldap' } })
+      this.#d.events.record({ actor: systemActor('ldap'), action: 'account.create', targetType: 'account', target: created.name, detail: { source: 'ldap' } })
       return created
     }
     const updated = { ...account, fullName: entry.fullName, email: entry.email, ldapDn: entry.dn }
@@ -299,8 +299,13 @@ export class AuthService {
     return this.#dummyHash
   }
 
-  #record(actor: string, outcome: 'success' | 'failure', address: string, detail: Record<string, unknown>): void {
-    this.#d.events.record({ actor: actor.slice(0, 200), action: 'login', targetType: 'account', target: actor.slice(0, 200), address, outcome, detail })
+  /**
+   * A login: a success is the user's (or robot's) own event; a failure is nobody's: it names the account tried, as
+   * its target and as the actor's name for admins to filter on, but belongs to no account id.
+   */
+  #record(who: Principal | string, outcome: 'success' | 'failure', address: string, detail: Record<string, unknown>): void {
+    const actor = typeof who === 'string' ? { kind: 'anonymous' as const, id: null, name: who.slice(0, 200) } : actorOf(who)
+    this.#d.events.record({ actor, action: 'login', targetType: 'account', target: actor.name, address, outcome, detail })
   }
 }
 

@@ -1,6 +1,7 @@
 import { isValidName } from '../../oci/reference.ts'
 import { ApiError } from '../http/api-errors.ts'
-import type { Events } from './events.ts'
+import { actorOf, type Events } from './events.ts'
+import { isReservedName } from './reserved-names.ts'
 import type { Caller, Permissions, UserPrincipal } from './permissions.ts'
 import type { AccessStore } from '../storage/access-store.ts'
 import type { AccountsStore } from '../storage/accounts-store.ts'
@@ -37,6 +38,14 @@ export function allow(ok: boolean, message: string): void {
   if (!ok) throw new ApiError('FORBIDDEN', message)
 }
 
+/** Throws BAD_REQUEST for a name Wharf keeps for itself. */
+export function assertNotReserved(name: string): string {
+  if (isReservedName(name)) {
+    throw new ApiError('BAD_REQUEST', `"${name}" is a name Wharf keeps for itself; choose another`)
+  }
+  return name
+}
+
 /** Throws BAD_REQUEST unless `name` is one name component (`[a-z0-9]+` joined by `.`, `_`, `__` or dashes). */
 export function assertComponent(name: string, what: string): string {
   if (name.length > MAX_ACCOUNT_NAME || name.includes('/') || !isValidName(name)) {
@@ -58,7 +67,7 @@ export function audit(
   detail?: Record<string, unknown>,
 ): void {
   events.record({
-    actor: caller.principal.name,
+    actor: actorOf(caller.principal),
     address: caller.address,
     action,
     targetType,

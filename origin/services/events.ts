@@ -1,8 +1,31 @@
 import type { Logger } from 'pino'
-import type { EventFilter, EventRecord, EventsStore } from '../storage/events-store.ts'
+import type { ActorKind, EventFilter, EventRecord, EventsStore } from '../storage/events-store.ts'
+import type { Principal } from './permissions.ts'
+
+/** Who an event is attributed to: by id for accounts and robots, never by a name that could be registered again. */
+export interface Actor {
+  kind: ActorKind
+  id: number | null
+  name: string
+}
+
+/** Names Wharf records as the actor of what it does itself. */
+export type SystemActorName = 'system' | 'ldap' | 'schedule'
+
+export function systemActor(name: SystemActorName): Actor {
+  return { kind: 'system', id: null, name }
+}
+
+export const ANONYMOUS_ACTOR: Actor = { kind: 'anonymous', id: null, name: 'anonymous' }
+
+/** The actor of what a principal does. */
+export function actorOf(p: Principal): Actor {
+  if (p.kind === 'anonymous') return ANONYMOUS_ACTOR
+  return { kind: p.kind, id: p.id, name: p.name }
+}
 
 export interface NewEvent {
-  actor: string
+  actor: Actor
   action: string
   targetType: string
   target: string
@@ -30,7 +53,9 @@ export class Events {
     try {
       this.#store.insert({
         at: this.#now(),
-        actor: e.actor || 'anonymous',
+        actor: e.actor.name || 'anonymous',
+        actorKind: e.actor.kind,
+        actorId: e.actor.id,
         action: e.action,
         targetType: e.targetType,
         target: e.target,

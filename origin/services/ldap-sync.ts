@@ -2,7 +2,7 @@ import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountsStore } from '../storage/accounts-store.ts'
 import type { SettingsStore } from '../storage/settings-store.ts'
 import type { DirectoryUser } from './auth.ts'
-import type { Events } from './events.ts'
+import { systemActor, type Events } from './events.ts'
 import { normalizeDn } from './ldap-settings.ts'
 
 /** What one sync read from the directory; nothing is written until all of it was read. */
@@ -99,7 +99,7 @@ export function applySync(snap: DirectorySnapshot, d: SyncDeps): SyncResult {
   const { accounts, access, events } = d
   const now = d.now()
   const record = (action: string, targetType: string, target: string, detail: Record<string, unknown>) =>
-    events.record({ actor: 'ldap', action, targetType, target, detail: { ...detail, source: 'sync' } })
+    events.record({ actor: systemActor('ldap'), action, targetType, target, detail: { ...detail, source: 'sync' } })
   r.usersFound = snap.users.length
   r.errors.push(...snap.problems)
   const keyOf = (a: Account) =>

@@ -13,7 +13,8 @@ import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountsStore } from '../storage/accounts-store.ts'
 import type { SettingsStore } from '../storage/settings-store.ts'
 import type { AuthService, Directory, DirectoryUser } from './auth.ts'
-import type { Events } from './events.ts'
+import { systemActor, type Actor, type Events } from './events.ts'
+import { isReservedName } from './reserved-names.ts'
 import { describeLdapError, LdapStepError, openLdap, step, valuesOf, withServiceBind } from './ldap-connection.ts'
 import {
   LDAP_DEFAULTS,
@@ -77,7 +78,7 @@ export class LdapDirectory implements Directory {
   }
 
   /** Stores new settings (already validated) and reschedules the sync. */
-  saveSettings(next: LdapSettings, actor: string): void {
+  saveSettings(next: LdapSettings, actor: Actor): void {
     const before = this.settings()
     this.#d.settings.set(LDAP_SETTINGS_KEY, next)
     const changed = (Object.keys(next) as (keyof LdapSettings)[]).filter((k) => next[k] !== before[k])
@@ -203,7 +204,7 @@ export class LdapDirectory implements Directory {
       if (isMember !== has) {
         changed = true
         this.#d.events.record({
-          actor: 'ldap',
+          actor: systemActor('ldap'),
           action: isMember ? 'team.member.add' : 'team.member.remove',
           targetType: 'team',
           target: `${team.org}/${team.name}`,
@@ -216,7 +217,7 @@ export class LdapDirectory implements Directory {
       changed = true
       this.#d.accounts.update({ ...account, isAdmin }, this.#d.now())
       this.#d.events.record({
-        actor: 'ldap',
+        actor: systemActor('ldap'),
         action: 'account.update',
         targetType: 'account',
         target: account.name,
@@ -274,7 +275,7 @@ export class LdapDirectory implements Directory {
    * Reads every directory user and every mapped group, then applies them in one transaction (see ldap-sync.ts).
    * A sync asked for while one runs joins it. Never throws: failures are in the result.
    */
-  sync(actor = 'system'): Promise<SyncResult> {
+  sync(actor: Actor = systemActor('system')): Promise<SyncResult> {
     this.#running ??= this.#sync(actor).finally(() => (this.#running = undefined))
     return this.#running
   }
@@ -302,7 +303,7 @@ export class LdapDirectory implements Directory {
     this.#task = schedule(
       s.syncSchedule,
       async () => {
-        await this.sync('schedule')
+        await this.sync(systemActor('schedule'))
       },
       {
         name: 'ldap-sync',
@@ -318,7 +319,7 @@ export class LdapDirectory implements Directory {
     log.info({ schedule: s.syncSchedule }, 'ldap sync scheduled')
   }
 
-  async #sync(actor: string): Promise<SyncResult> {
+  async #sync(actor: Actor): Promise<SyncResult> {
     const s = this.settings()
     const startedAt = this.#d.now()
     let result: SyncResult
@@ -411,6 +412,10 @@ export class LdapDirectory implements Directory {
     const username = usernameOf(s, entry)
     if (username.length > MAX_ACCOUNT_NAME || !ACCOUNT_NAME_RE.test(username)) {
       this.#log.warn({ dn: entry.dn, username }, 'ldap: directory name is not a valid account name; skipped')
+      return undefined
+    }
+    if (isReservedName(username)) {
+      this.#log.warn({ dn: entry.dn, username }, 'ldap: directory name is one Wharf keeps for itself; skipped')
       return undefined
     }
     return {

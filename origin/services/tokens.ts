@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
+import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import { isValidName } from '../../oci/reference.ts'
 import { mergeScopes, type ResourceAccess } from '../../oci/scope.ts'
 import { GRANT_AUDIENCE } from './blob-grants.ts'
 import type { KeyRing } from './keys.ts'
+import { actorOf, ANONYMOUS_ACTOR, type Actor } from './events.ts'
 import type { Permissions, Principal } from './permissions.ts'
 
 /** The `kind` claim of the JWTs the origin signs for itself (to call the control plane): never a caller's credential. */
@@ -18,6 +19,8 @@ export interface IssuedToken {
 
 export interface VerifiedToken {
   subject: string
+  /** Whom the token was issued to, by id (the `sub_kind` and `sub_id` claims), for attributing what it does. */
+  actor: Actor
   access: ResourceAccess[]
   /** Claims beyond the standard ones, as the token carries them (e.g. `kind`). */
   claims: Record<string, unknown>
@@ -66,7 +69,8 @@ export class TokenService {
     const access = this.grant(p, requested)
     const now = Math.floor(this.#now() / 1000)
     const { kid, key } = this.#keys.signing()
-    const token = await new SignJWT({ ...extraClaims, access })
+    const actor = actorOf(p)
+    const token = await new SignJWT({ ...extraClaims, access, sub_kind: actor.kind, ...(actor.id === null ? {} : { sub_id: actor.id }) })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
       .setIssuer(this.issuer)
       .setSubject(p.name)
@@ -97,9 +101,19 @@ export class TokenService {
       const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud]
       if (audiences.includes(GRANT_AUDIENCE) || payload.kind === SERVICE_TOKEN_KIND) return undefined
       const access = Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : []
-      return { subject: payload.sub ?? '', access, claims: payload as Record<string, unknown> }
+      return { subject: payload.sub ?? '', actor: actorFromClaims(payload), access, claims: payload as Record<string, unknown> }
     } catch {
       return undefined
     }
   }
+}
+
+/** The actor a verified registry token names; one without the claims (or with odd ones) is attributed to no id. */
+function actorFromClaims(payload: JWTPayload): Actor {
+  const name = payload.sub ?? ''
+  if (name === '') return ANONYMOUS_ACTOR
+  const kind = payload.sub_kind
+  const id = payload.sub_id
+  if ((kind === 'user' || kind === 'robot') && typeof id === 'number' && Number.isSafeInteger(id)) return { kind, id, name }
+  return { kind: 'anonymous', id: null, name }
 }

@@ -6,7 +6,7 @@ export type Db = Database.Database
  * Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
  * Append only: a released migration is never edited.
  */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE repositories (
     id          INTEGER PRIMARY KEY,
@@ -188,6 +188,65 @@ const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX login_attempts_window ON login_attempts(window_start);
   `,
+  `
+  -- events are attributed by id (a deleted account's name can be registered again); events written before this
+  -- have no id and are shown to admins only
+  ALTER TABLE events ADD COLUMN actor_kind TEXT NOT NULL DEFAULT 'system'
+    CHECK (actor_kind IN ('user', 'robot', 'anonymous', 'system'));
+  ALTER TABLE events ADD COLUMN actor_id INTEGER;
+  UPDATE events SET actor_kind = 'anonymous' WHERE actor = 'anonymous';
+  UPDATE events SET actor_kind = 'user' WHERE actor NOT IN ('anonymous', 'system', 'ldap', 'schedule');
+  CREATE INDEX events_actor_id ON events(actor_kind, actor_id, id);
+  -- ids are never reused either: AUTOINCREMENT keeps a deleted account's, team's or robot's id retired
+  CREATE TABLE accounts_new (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL UNIQUE,
+    kind          TEXT NOT NULL CHECK (kind IN ('user', 'org')),
+    full_name     TEXT NOT NULL DEFAULT '',
+    email         TEXT NOT NULL DEFAULT '',
+    password_hash TEXT,
+    source        TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'ldap')),
+    ldap_dn       TEXT,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    active        INTEGER NOT NULL DEFAULT 1,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+  );
+  INSERT INTO accounts_new (id, name, kind, full_name, email, password_hash, source, ldap_dn, is_admin, active, created_at, updated_at)
+    SELECT id, name, kind, full_name, email, password_hash, source, ldap_dn, is_admin, active, created_at, updated_at FROM accounts;
+  DROP TABLE accounts;
+  ALTER TABLE accounts_new RENAME TO accounts;
+  CREATE UNIQUE INDEX accounts_ldap_dn ON accounts(ldap_dn) WHERE ldap_dn IS NOT NULL;
+  CREATE TABLE teams_new (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    ldap_group  TEXT,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (org_id, name)
+  );
+  INSERT INTO teams_new (id, org_id, name, description, ldap_group, created_at)
+    SELECT id, org_id, name, description, ldap_group, created_at FROM teams;
+  DROP TABLE teams;
+  ALTER TABLE teams_new RENAME TO teams;
+  CREATE TABLE robots_new (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT NOT NULL UNIQUE,
+    namespace    TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    secret_hash  TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    created_by   TEXT NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    disabled     INTEGER NOT NULL DEFAULT 0
+  );
+  INSERT INTO robots_new (id, name, namespace, description, secret_hash, created_at, created_by, expires_at, last_used_at, disabled)
+    SELECT id, name, namespace, description, secret_hash, created_at, created_by, expires_at, last_used_at, disabled FROM robots;
+  DROP TABLE robots;
+  ALTER TABLE robots_new RENAME TO robots;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length
@@ -209,10 +268,20 @@ function migrate(db: Db): void {
   if (current > SCHEMA_VERSION) {
     throw new Error(`database schema version ${current} is newer than this program's ${SCHEMA_VERSION}; upgrade Wharf`)
   }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!)
-      db.pragma(`user_version = ${v + 1}`)
-    })()
+  if (current === SCHEMA_VERSION) return
+  // SQLite's way to rebuild a table that others reference: foreign keys off (outside any transaction), rebuild,
+  // check every reference still holds, then on again; dropping the old table would otherwise cascade its deletes
+  db.pragma('foreign_keys = OFF')
+  try {
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v]!)
+        const broken = db.pragma('foreign_key_check') as unknown[]
+        if (broken.length > 0) throw new Error(`migration ${v + 1} broke ${broken.length} foreign key references`)
+        db.pragma(`user_version = ${v + 1}`)
+      })()
+    }
+  } finally {
+    db.pragma('foreign_keys = ON')
   }
 }

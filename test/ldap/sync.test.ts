@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { OriginDeps } from '../../origin/app.ts'
+import { systemActor } from '../../origin/services/events.ts'
 import type { Team } from '../../origin/storage/accounts-store.ts'
 import { describeWithSlapd, groupDn, startSlapd, userDn, type Slapd } from '../helpers/slapd.ts'
 import { startOrigin, type RunningOrigin } from '../helpers/start-origin.ts'
@@ -193,12 +194,12 @@ describeWithSlapd('LDAP sync: accounts, group → team mappings, removal and the
 
   it('never runs two syncs at once: a sync asked for while one runs joins it', async () => {
     const before = id().events.list({ action: 'ldap.sync', limit: 100 }).length
-    const first = id().ldap.sync('admin')
-    const second = id().ldap.sync('schedule')
+    const first = id().ldap.sync()
+    const second = id().ldap.sync(systemActor('schedule'))
     expect(second).toBe(first)
     await first
     expect(id().events.list({ action: 'ldap.sync', limit: 100 }).length).toBe(before + 1)
-    const third = id().ldap.sync('admin')
+    const third = id().ldap.sync()
     expect(third).not.toBe(first)
     await third
   })

@@ -256,7 +256,8 @@ describe("the origin's service token", () => {
     expect(sent.claims!.exp! - sent.claims!.iat!).toBe(300)
     const token = /^Bearer (\S+)$/.exec(sent.authorization!)![1]!
     expect(await net.origin.deps.identity.tokens.verify(token)).toBeUndefined()
-    await createUser(net.api, TEST_ADMIN, 'wharf-origin')
+    // nobody can take the name the token carries, either
+    expect((await net.api.call('POST', '/accounts', TEST_ADMIN, { name: 'wharf-origin', password: 'a-long-password' })).status).toBe(400)
     expect((await net.api.call('GET', '/me', { bearer: token })).status).toBe(401)
     expect((await get(`${net.origin.url}/v2/`, 'none', { authorization: `Bearer ${token}` })).status).toBe(401)
   })

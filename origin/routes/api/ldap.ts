@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono'
 import type { OriginDeps } from '../../app.ts'
 import { requireAdmin, type ApiEnv } from '../../http/api-auth.ts'
+import { actorOf } from '../../services/events.ts'
 import { ApiError } from '../../http/api-errors.ts'
 import { isUnderDn, parseLdapSettings, publicLdapSettings } from '../../services/ldap-settings.ts'
 
@@ -35,7 +36,7 @@ export function ldapApiRoutes(deps: OriginDeps) {
       throw new ApiError('BAD_REQUEST', `invalid LDAP settings: ${parsed.problems.join('; ')}`, {
         detail: { problems: parsed.problems },
       })
-    ldap.saveSettings(parsed.settings, admin.name)
+    ldap.saveSettings(parsed.settings, actorOf(admin))
     return c.json(publicLdapSettings(parsed.settings))
   })
 
@@ -56,7 +57,7 @@ export function ldapApiRoutes(deps: OriginDeps) {
     const admin = requireAdmin(c)
     if (!ldap.enabled())
       throw new ApiError('CONFLICT', 'LDAP is disabled: PUT {"enabled": true, ...} to /api/v0/meta/ldap first')
-    return c.json(await ldap.sync(admin.name))
+    return c.json(await ldap.sync(actorOf(admin)))
   })
 
   app.get('/team-mappings', (c) =>
@@ -79,7 +80,7 @@ export function ldapApiRoutes(deps: OriginDeps) {
     }
     accounts.updateTeam(team.id, team.description, group.trim())
     events.record({
-      actor: admin.name,
+      actor: actorOf(admin),
       action: 'team.ldap-group',
       targetType: 'team',
       target: `${team.org}/${team.name}`,
@@ -93,7 +94,7 @@ export function ldapApiRoutes(deps: OriginDeps) {
     const team = teamOf(c.req.param('org'), c.req.param('team'))
     accounts.updateTeam(team.id, team.description, null)
     events.record({
-      actor: admin.name,
+      actor: actorOf(admin),
       action: 'team.ldap-group',
       targetType: 'team',
       target: `${team.org}/${team.name}`,
