@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiClient, createUser, type ApiClient } from '../helpers/api.ts'
-import { tokenFor, type Credentials } from '../helpers/auth.ts'
+import { getToken, tokenFor, type Credentials } from '../helpers/auth.ts'
 import { startOrigin, TEST_ADMIN } from '../helpers/start-origin.ts'
 
 let origin: Awaited<ReturnType<typeof startOrigin>>
@@ -81,6 +81,14 @@ describe('personal access tokens', () => {
     expect((await api.call('GET', '/me', bob)).status).toBe(200)
     // what a token may still do to an existing account: change its profile
     expect((await api.call('PATCH', '/accounts/bob', { bearer: adminPat }, { fullName: 'Bob B' })).status).toBe(200)
+  })
+
+  it('do not mint a refresh token at docker login: docker keeps the token itself, so revoking it ends the login', async () => {
+    const byToken = await getToken(origin.url, [], { username: 'alice', password: alicePat }, { offline_token: 'true', client_id: 'docker' })
+    expect(byToken.status).toBe(200)
+    expect(byToken.body.refresh_token).toBeUndefined()
+    const byPassword = await getToken(origin.url, [], alice, { offline_token: 'true', client_id: 'docker' })
+    expect(byPassword.body.refresh_token).toMatch(/^wharf_rt_/)
   })
 
   it('do not start a web session', async () => {
