@@ -17,6 +17,7 @@ import { ListingService } from './services/listings.ts'
 import { ManifestService } from './services/manifests.ts'
 import { BlobStore, type RepairReport } from './store/blob-store.ts'
 import { IndexDb } from './store/index-db.ts'
+import { Scrubber } from './store/scrub.ts'
 import { Router, type Rule } from './upstream/router.ts'
 import { Upstream } from './upstream/upstream.ts'
 import { ConfigError } from '../lib/config.ts'
@@ -83,10 +84,20 @@ export async function createDeps(
       metrics.evicted(size)
       forget(digest)
     },
+    onCorrupt: (_digest, _size, foundBy) => metrics.corrupt(foundBy),
   })
   const repair = await store.init()
-  if (repair.filesRemoved + repair.entriesRemoved + repair.tmpRemoved > 0)
-    log.warn({ ...repair }, 'repaired the store after an unclean stop')
+  if (repair.filesRemoved + repair.entriesRemoved + repair.tmpRemoved + repair.unverified > 0)
+    log.warn({ ...repair }, 'repaired the store after an unclean stop; unverified entries are re-hashed before use')
+  const scrubber = new Scrubber({
+    store,
+    index,
+    bytesPerSecond: config.scrubBytesPerSecond,
+    intervalMs: config.scrubIntervalMs,
+    now,
+    log: log.child({ component: 'scrub' }),
+    onBytes: (n) => metrics.scrubbed(n),
+  })
 
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 })
   const keys = new OriginKeys({
@@ -148,7 +159,15 @@ export async function createDeps(
     },
   })
 
-  const blobs = new BlobService({ store, index, metrics, log, now, maxResumes: config.upstreamRetries })
+  const blobs = new BlobService({
+    store,
+    index,
+    metrics,
+    log,
+    now,
+    maxResumes: config.upstreamRetries,
+    verifyReads: config.verifyReads,
+  })
   const manifests = new ManifestService({
     store,
     index,
@@ -191,6 +210,7 @@ export async function createDeps(
     upstreams: () => router.upstreams().map((u) => ({ name: u.name, active: u.active, queued: u.queued })),
   }
   site?.start()
+  scrubber.start()
   return {
     config,
     log,
@@ -212,7 +232,10 @@ export async function createDeps(
       keys.stop()
       await Promise.all([...upstreams.values()].map((u) => u.close()))
       await agent.close()
+      await scrubber.stop()
       index.close()
+      // last: nothing writes any more, so the next start may trust the entries as they were verified
+      await store.markCleanStop()
     },
   }
 }

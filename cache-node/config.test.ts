@@ -153,4 +153,17 @@ describe('loadConfig', () => {
       'CACHE_JOIN_TOKEN, CACHE_SITE_NAME only take effect with CACHE_CONTROL_PLANE_URL (the control plane this cache joins as a site)',
     ])
   })
+
+  it('reads the scrub rate and interval (0 turns the scrub off) and refuses bad ones', () => {
+    const c = loadConfig(BASE)
+    expect(c.scrubBytesPerSecond).toBe(16 * 2 ** 20)
+    expect(c.scrubIntervalMs).toBe(7 * 24 * 3_600_000)
+    expect(c.verifyReads).toBe(true)
+    expect(loadConfig({ ...BASE, CACHE_VERIFY_READS: 'false' }).verifyReads).toBe(false)
+    expect(loadConfig({ ...BASE, CACHE_SCRUB_BYTES_PER_SECOND: '0' }).scrubBytesPerSecond).toBe(0)
+    expect(problems({ ...BASE, CACHE_SCRUB_BYTES_PER_SECOND: 'fast', CACHE_SCRUB_INTERVAL: '10s' })).toEqual([
+      'CACHE_SCRUB_BYTES_PER_SECOND="fast" is not a size (use e.g. 512MiB, 50GiB or 1TB)',
+      'CACHE_SCRUB_INTERVAL must be at least 1m',
+    ])
+  })
 })

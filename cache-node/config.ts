@@ -60,6 +60,12 @@ export interface CacheConfig extends ProgramConfig {
   /** Manifests kept in memory, in bytes. */
   manifestMemoryBytes: number
   fsync: boolean
+  /** Bytes per second the background scrub re-hashes cached files at most; 0: no scrub. */
+  scrubBytesPerSecond: number
+  /** A cached file is re-hashed by the scrub at most this often, in milliseconds. */
+  scrubIntervalMs: number
+  /** A whole read of an entry checks its digest as it streams, holding back the last byte until it matches. */
+  verifyReads: boolean
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string
   /** The control plane this node joins as a site (heartbeats, usage metrics, blob grants); none: a plain cache. */
@@ -132,6 +138,7 @@ export function loadConfig(env: Env): Readonly<CacheConfig> {
     publicUrlDerived: publicUrl.derived,
     tls,
     logLevel: p.oneOf('CACHE_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    http: p.httpLimits('CACHE'),
     originUrl,
     upstream,
     rules,
@@ -147,10 +154,14 @@ export function loadConfig(env: Env): Readonly<CacheConfig> {
     jwksCooldownMs: p.duration('CACHE_JWKS_COOLDOWN', '10s'),
     manifestMemoryBytes: p.bytes('CACHE_MANIFEST_MEMORY', '64MiB'),
     fsync: p.bool('CACHE_FSYNC', true),
+    scrubBytesPerSecond: p.bytes('CACHE_SCRUB_BYTES_PER_SECOND', '16MiB'),
+    scrubIntervalMs: p.duration('CACHE_SCRUB_INTERVAL', '7d'),
+    verifyReads: p.bool('CACHE_VERIFY_READS', true),
     metricsToken: p.raw('CACHE_METRICS_TOKEN'),
     controlPlane: parseControlPlane(p),
   }
   if (config.upstreamTimeoutMs < 1000) p.add('CACHE_UPSTREAM_TIMEOUT must be at least 1s')
+  if (config.scrubIntervalMs < 60_000) p.add('CACHE_SCRUB_INTERVAL must be at least 1m')
   p.throwIfAny('cache-node')
   return Object.freeze(config)
 }

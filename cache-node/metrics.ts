@@ -104,6 +104,16 @@ export class Metrics {
     'Bytes evicted to stay under the byte cap.',
     'counter',
   )
+  readonly #corrupt = new Family(
+    'wharf_cache_corrupt_entries_total',
+    'Entries dropped because their file no longer hashed to their digest, by what found them.',
+    'counter',
+  )
+  readonly #scrubbed = new Family(
+    'wharf_cache_scrubbed_bytes_total',
+    'Bytes of cached files re-hashed by the background scrub.',
+    'counter',
+  )
   readonly #repoRequests = new Family(
     'wharf_cache_repository_requests_total',
     'Content requests per repository and cache outcome.',
@@ -208,6 +218,14 @@ export class Metrics {
     this.#evictedBytes.add({}, size)
   }
 
+  corrupt(foundBy: string): void {
+    this.#corrupt.add({ found_by: foundBy }, 1)
+  }
+
+  scrubbed(bytes: number): void {
+    this.#scrubbed.add({}, bytes)
+  }
+
   render(): string {
     const g = this.gauges
     if (g) {
@@ -230,7 +248,7 @@ export class Metrics {
     for (const result of ['accepted', 'refused'])
       if (!this.#grants.values.has(JSON.stringify({ result }))) this.#grants.add({ result }, 0)
     // counters with no samples yet still show as 0, so dashboards and tests need not special-case a fresh node
-    for (const f of [this.#coalesced, this.#stale, this.#toClients, this.#evictions, this.#evictedBytes])
+    for (const f of [this.#coalesced, this.#stale, this.#toClients, this.#evictions, this.#evictedBytes, this.#scrubbed])
       if (f.values.size === 0) f.add({}, 0)
     const families = [
       this.#requests,
@@ -243,6 +261,8 @@ export class Metrics {
       this.#upstreamErrors,
       this.#evictions,
       this.#evictedBytes,
+      this.#corrupt,
+      this.#scrubbed,
       ...Object.values(this.#gaugeFamilies),
       this.#grants,
       ...(site ? [this.#heartbeats, this.#batches, ...Object.values(this.#siteFamilies)] : []),

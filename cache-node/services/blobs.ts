@@ -34,10 +34,12 @@ export interface BlobServiceOptions {
   now: () => number
   /** Resumes of a fill whose upstream body broke off. */
   maxResumes: number
+  /** Check the digest of every whole read of an entry, holding back its last byte (CACHE_VERIFY_READS). */
+  verifyReads?: boolean
 }
 
-/** Rounds of "confirm with the upstream, then look again" before giving up on a racing cache. */
-const MAX_ROUNDS = 4
+/** Rounds of "confirm with the upstream (or re-hash), then look again" before giving up on a racing cache. */
+const MAX_ROUNDS = 5
 
 /**
  * Blobs through the cache: an entry when there is one, the running fill for the digest when there is one (one
@@ -73,6 +75,11 @@ export class BlobService {
       if (entry && vouches(index, t, d)) {
         if (!linked) {
           await this.#confirm(t, auth, digest)
+          continue
+        }
+        if (!head && entry.verifiedAt === null) {
+          // not hashed since an unclean stop: hashed now, before a byte is served (dropped if it rotted); then look again
+          await store.verify(d, 'first read')
           continue
         }
         const unpin = store.pin(d)
@@ -135,7 +142,9 @@ export class BlobService {
       size,
       stream: (range) => {
         store.touch(digest)
-        const s = store.stream(file, range)
+        // a whole read checks the digest as it goes and holds back the last byte until it matches (bit rot)
+        const whole = this.#opts.verifyReads !== false && (!range || (range.start === 0 && range.end === size - 1))
+        const s = whole ? store.verifiedStream(file, digest, size) : store.stream(file, range)
         s.once('close', unpin)
         return s
       },

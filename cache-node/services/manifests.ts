@@ -141,7 +141,7 @@ export class ManifestService {
 
   /** A cached manifest, from memory or disk; a read counts as a use for the LRU. */
   async #local(digest: string): Promise<Manifest | undefined> {
-    const { store } = this.#opts
+    const { store, log } = this.#opts
     const mem = this.#memory.get(digest)
     if (mem) {
       store.touch(digest)
@@ -153,6 +153,12 @@ export class ManifestService {
     if (!bytes || bytes.byteLength !== entry.size) {
       // gone or damaged behind the index's back: forget it, and fetch it again
       store.drop(digest)
+      return undefined
+    }
+    // small enough to check on every read from disk (memory keeps what checked out): a rotted file is fetched again
+    if (digestOf(bytes, parseDigest(digest).algorithm) !== digest) {
+      log.error({ digest }, 'cached manifest does not match its digest; dropped')
+      store.dropCorrupt(digest, 'read')
       return undefined
     }
     store.touch(digest)

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream, type ReadStream } from 'node:fs'
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
-import { DIGEST_ALGORITHMS, parseDigest } from '../../oci/digest.ts'
+import { DIGEST_ALGORITHMS, parseDigest, StreamHasher } from '../../oci/digest.ts'
 import type { Entry, IndexDb } from './index-db.ts'
 
 export interface BlobStoreOptions {
@@ -18,7 +19,14 @@ export interface BlobStoreOptions {
   log: Logger
   /** Called for every entry evicted to make room. */
   onEvict?: (digest: string, size: number) => void
+  /** Called for every entry dropped because its file no longer hashes to its digest. */
+  onCorrupt?: (digest: string, size: number, foundBy: 'read' | 'scrub' | 'first read') => void
 }
+
+/** Written at a clean stop, removed at start: its absence at start means the last run did not stop cleanly. */
+export const CLEAN_STOP_FILE = 'clean-stop'
+/** Reads of a file being re-hashed (scrub, first read after an unclean stop). */
+const VERIFY_CHUNK = 1024 * 1024
 
 /** Room held for a fill in flight until its bytes become an entry or are dropped. */
 export interface Reservation {
@@ -36,6 +44,8 @@ export interface RepairReport {
   entriesRemoved: number
   /** Leftovers of fills that were running when the process stopped. */
   tmpRemoved: number
+  /** Entries to re-hash before they are served, because the last run did not stop cleanly (or predates the check). */
+  unverified: number
 }
 
 /**
@@ -53,7 +63,13 @@ export class BlobStore {
   readonly #now: () => number
   readonly #log: Logger
   readonly #onEvict: (digest: string, size: number) => void
+  readonly #onCorrupt: NonNullable<BlobStoreOptions['onCorrupt']>
+  readonly #dir: string
   readonly #pins = new Map<string, number>()
+  /** Re-hashes in progress (by kind and digest), so concurrent first reads of an unverified entry hash it once. */
+  readonly #verifying = new Map<string, Promise<boolean>>()
+  /** Corrupt files being removed: a commit of the same digest waits, so it never loses its new file to the removal. */
+  readonly #dropping = new Map<string, Promise<void>>()
   #used = 0
   #reserved = 0
 
@@ -66,12 +82,24 @@ export class BlobStore {
     this.#now = opts.now
     this.#log = opts.log
     this.#onEvict = opts.onEvict ?? (() => undefined)
+    this.#onCorrupt = opts.onCorrupt ?? (() => undefined)
+    this.#dir = opts.dir
   }
 
   /** Makes the index and the files agree (a crash may leave either without the other), then applies the cap. */
   async init(): Promise<RepairReport> {
-    const report: RepairReport = { filesRemoved: 0, entriesRemoved: 0, tmpRemoved: 0 }
+    const report: RepairReport = { filesRemoved: 0, entriesRemoved: 0, tmpRemoved: 0, unverified: 0 }
     await mkdir(this.tmpDir, { recursive: true })
+    // no marker: the last run crashed, lost power or was killed, and any file may be other than it was verified
+    const marker = join(this.#dir, CLEAN_STOP_FILE)
+    const clean = await stat(marker).then(
+      () => true,
+      () => false,
+    )
+    if (!clean) report.unverified = this.#index.unverifyAll()
+    await rm(marker, { force: true })
+    // the removal must outlive a crash of this run, or that crash would pass for a clean stop
+    if (clean && this.#fsync) await fsyncPath(this.#dir)
     for (const f of await readdir(this.tmpDir)) {
       await rm(join(this.tmpDir, f), { recursive: true, force: true })
       report.tmpRemoved++
@@ -97,6 +125,16 @@ export class BlobStore {
     // the cap may have been lowered since the last start
     await this.#evict(this.#pickVictims(0))
     return report
+  }
+
+  /** Records a clean stop (call last, once nothing writes any more): the next start trusts the entries as verified. */
+  async markCleanStop(): Promise<void> {
+    const marker = join(this.#dir, CLEAN_STOP_FILE)
+    await writeFile(marker, `${new Date(this.#now()).toISOString()}\n`)
+    if (this.#fsync) {
+      await fsyncPath(marker)
+      await fsyncPath(this.#dir)
+    }
   }
 
   get usedBytes(): number {
@@ -165,6 +203,117 @@ export class BlobStore {
   stream(file: FileHandle, range?: { start: number; end: number }): ReadStream {
     // 256 KiB reads, as the origin's store: few syscalls, modest memory per concurrent download
     return createReadStream('', { fd: file, ...range, highWaterMark: 256 * 1024 })
+  }
+
+  /**
+   * A stream over a whole opened entry that hashes what it reads and holds back the last byte until the digest
+   * matches: a file that rotted on disk ends the stream with an error (the response is cut short, never complete)
+   * and the entry is dropped, so the next request fills it again. A match counts as a verification.
+   */
+  verifiedStream(file: FileHandle, digest: string, size: number): Readable {
+    const { algorithm } = parseDigest(digest)
+    const hasher = new StreamHasher(algorithm)
+    let held: Buffer | undefined
+    const check = new Transform({
+      transform(chunk: Buffer, _enc, cb: TransformCallback) {
+        const before = hasher.bytes
+        hasher.update(chunk)
+        if (before + chunk.byteLength < size) return cb(null, chunk)
+        // the chunk with the last byte: all of it but that byte goes now
+        held = chunk.subarray(chunk.byteLength - 1)
+        cb(null, chunk.subarray(0, chunk.byteLength - 1))
+      },
+      flush: (cb: TransformCallback) => {
+        const found = hasher.digest()
+        if (hasher.bytes === size && found === digest && held) {
+          this.#index.markVerified(digest, this.#now())
+          return cb(null, held)
+        }
+        this.#log.error({ digest, size, read: hasher.bytes, found }, 'cached file does not match its digest; dropped')
+        this.dropCorrupt(digest, 'read')
+        cb(new Error(`cached ${digest} does not match its digest; it was dropped and will be filled again`))
+      },
+    })
+    pipeline(this.stream(file), check, () => undefined)
+    return check
+  }
+
+  /**
+   * Hashes an entry's file (the scrub, or a first read after an unclean stop), one at a time per kind and digest:
+   * true when it matches (recorded as verified), false when it does not or is gone (the entry is dropped).
+   * `throttle` is awaited after each chunk read, with its size.
+   */
+  verify(
+    digest: string,
+    foundBy: 'scrub' | 'first read',
+    throttle?: (bytes: number) => Promise<void>,
+  ): Promise<boolean> {
+    // a first read never waits behind the scrub's rate limit: each kind of check has its own flight
+    const key = `${foundBy}|${digest}`
+    const running = this.#verifying.get(key)
+    if (running) return running
+    const p = this.#verify(digest, foundBy, throttle).finally(() => this.#verifying.delete(key))
+    this.#verifying.set(key, p)
+    return p
+  }
+
+  async #verify(
+    digest: string,
+    foundBy: 'scrub' | 'first read',
+    throttle?: (bytes: number) => Promise<void>,
+  ): Promise<boolean> {
+    const e = this.#index.entry(digest)
+    if (!e) return false
+    const hasher = new StreamHasher(parseDigest(digest).algorithm)
+    let fh: FileHandle
+    try {
+      fh = await open(this.path(digest), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      this.#log.error({ digest }, 'cached file missing; entry dropped')
+      this.drop(digest)
+      return false
+    }
+    try {
+      const buf = Buffer.allocUnsafe(VERIFY_CHUNK)
+      for (let pos = 0; ; ) {
+        const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos)
+        if (bytesRead === 0) break
+        hasher.update(buf.subarray(0, bytesRead))
+        pos += bytesRead
+        await throttle?.(bytesRead)
+      }
+    } finally {
+      await fh.close()
+    }
+    const found = hasher.digest()
+    // the entry may have been evicted (or dropped and filled again) while it was read: then there is nothing to do
+    if (this.#index.entry(digest)?.storedAt !== e.storedAt) return this.#index.entry(digest) !== undefined
+    if (found === digest && hasher.bytes === e.size) {
+      this.#index.markVerified(digest, this.#now())
+      return true
+    }
+    this.#log.error({ digest, size: e.size, read: hasher.bytes, found, foundBy }, 'cached file does not match its digest; dropped')
+    this.dropCorrupt(digest, foundBy)
+    return false
+  }
+
+  /**
+   * Drops an entry whose file no longer hashes to its digest, and removes the file (readers that hold it open
+   * keep reading; a full read is cut short by its own check). The next request fills it again.
+   */
+  dropCorrupt(digest: string, foundBy: 'read' | 'scrub' | 'first read'): void {
+    const e = this.#index.entry(digest)
+    if (!e) return
+    this.#index.remove([digest])
+    this.#used -= e.size
+    this.#onCorrupt(digest, e.size, foundBy)
+    const removing = rm(this.path(digest), { force: true })
+      .catch((err: unknown) => this.#log.error({ err, digest }, 'could not remove a corrupt cached file'))
+      .finally(() => {
+        if (this.#dropping.get(digest) === removing) this.#dropping.delete(digest)
+      })
+    this.#dropping.set(digest, removing)
   }
 
   /** Forgets an entry whose file went missing behind the index's back (the next request fills it again). */
@@ -250,6 +399,8 @@ export class BlobStore {
     try {
       await this.#evict(victims)
       const target = this.path(e.digest)
+      // a corrupt file of this digest being removed must be gone before the new one takes its path
+      await this.#dropping.get(e.digest)
       await mkdir(dirname(target), { recursive: true })
       if (this.#fsync) await fsyncPath(file)
       await rename(file, target)

@@ -9,6 +9,8 @@ export interface Entry {
   storedAt: number
   lastAccess: number
   hits: number
+  /** When the file last hashed to its digest (its fill, a full read, or the scrub); null: re-hash before serving. */
+  verifiedAt: number | null
 }
 
 /** What a tag pointed at when it was last checked with its upstream. */
@@ -21,7 +23,9 @@ export interface TagRow {
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many have run. Append only.
  *
- * - blobs: one row per cached file (manifests too, by digest); the LRU order is `last_access`.
+ * - blobs: one row per cached file (manifests too, by digest); the LRU order is `last_access`. `verified_at` is when
+ *   the file last hashed to its digest; NULL (every entry after an unclean stop, and entries from before the
+ *   column) means it is re-hashed before it is served. The scrub takes the oldest first.
  * - links: which upstream repository is known to hold which digest. A digest is served through a repository only
  *   with a row here (or after the upstream confirmed it), so a blob cached through one repository never leaks
  *   through another one that does not hold it, exactly as the origin links blobs to repositories.
@@ -84,6 +88,11 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (digest, upstream)
   ) WITHOUT ROWID;
   `,
+  // entries from before this column are unverified (NULL): each is re-hashed before it is served again
+  `
+  ALTER TABLE blobs ADD COLUMN verified_at INTEGER;
+  CREATE INDEX blobs_verified ON blobs(verified_at);
+  `,
 ]
 
 /** A usage batch waiting for the control plane's acknowledgement. */
@@ -106,6 +115,7 @@ interface EntryRow {
   stored_at: number
   last_access: number
   hits: number
+  verified_at: number | null
 }
 
 /** The cache's SQLite index (WAL). Every statement is prepared once; multi-row changes run in transactions. */
@@ -114,6 +124,9 @@ export class IndexDb {
   readonly #entry: Statement
   readonly #insert: Statement
   readonly #touch: Statement
+  readonly #verified: Statement
+  readonly #unverifyAll: Statement
+  readonly #dueForScrub: Statement
   readonly #delete: Statement
   readonly #deleteLinks: Statement
   readonly #lru: Statement
@@ -148,8 +161,15 @@ export class IndexDb {
     const db = this.#db
     this.#entry = db.prepare('SELECT * FROM blobs WHERE digest = ?')
     this.#insert = db.prepare(
-      `INSERT INTO blobs (digest, size, media_type, stored_at, last_access, hits) VALUES (?, ?, ?, ?, ?, 0)
+      `INSERT INTO blobs (digest, size, media_type, stored_at, last_access, hits, verified_at) VALUES (?, ?, ?, ?, ?, 0, ?)
        ON CONFLICT(digest) DO UPDATE SET last_access = excluded.last_access`,
+    )
+    this.#verified = db.prepare('UPDATE blobs SET verified_at = ? WHERE digest = ?')
+    this.#unverifyAll = db.prepare('UPDATE blobs SET verified_at = NULL WHERE verified_at IS NOT NULL')
+    // NULLs sort first: entries waiting for their re-hash after an unclean stop come before the routine ones
+    this.#dueForScrub = db.prepare(
+      `SELECT digest, size FROM blobs WHERE verified_at IS NULL OR verified_at <= ?
+       ORDER BY verified_at, digest LIMIT 1`,
     )
     this.#touch = db.prepare('UPDATE blobs SET last_access = ?, hits = hits + 1 WHERE digest = ?')
     this.#delete = db.prepare('DELETE FROM blobs WHERE digest = ?')
@@ -199,6 +219,7 @@ export class IndexDb {
         storedAt: r.stored_at,
         lastAccess: r.last_access,
         hits: r.hits,
+        verifiedAt: r.verified_at,
       }
     )
   }
@@ -206,9 +227,25 @@ export class IndexDb {
   /** Adds an entry whose bytes `source` (an upstream's index key) just served, verified. */
   insert(e: { digest: string; size: number; mediaType: string | null }, now: number, source: string): void {
     this.#db.transaction(() => {
-      this.#insert.run(e.digest, e.size, e.mediaType, now, now)
+      // a fill's bytes hashed to the digest on the way in
+      this.#insert.run(e.digest, e.size, e.mediaType, now, now, now)
       this.#addSource.run(e.digest, source)
     })()
+  }
+
+  /** The entry's file hashed to its digest just now. */
+  markVerified(digest: string, now: number): void {
+    this.#verified.run(now, digest)
+  }
+
+  /** After an unclean stop: every entry is re-hashed before it is served again. Answers how many. */
+  unverifyAll(): number {
+    return this.#unverifyAll.run().changes
+  }
+
+  /** The entry the scrub should hash next: unverified first, then the one verified longest ago, not after `before`. */
+  dueForScrub(before: number): { digest: string; size: number } | undefined {
+    return this.#dueForScrub.get(before) as { digest: string; size: number } | undefined
   }
 
   /** Records that an upstream served (verified) the bytes of a cached digest. */

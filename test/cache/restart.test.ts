@@ -71,7 +71,7 @@ describe('start-up repair', () => {
 
     const second = await startCache({ originUrl: NO_ORIGIN, env, dataDir: dir })
     try {
-      expect(second.deps.repair).toEqual({ filesRemoved: 2, entriesRemoved: 2, tmpRemoved: 1 })
+      expect(second.deps.repair).toEqual({ filesRemoved: 2, entriesRemoved: 2, tmpRemoved: 1, unverified: 0 })
       expect((await files(dir)).filter((f) => !f.endsWith('.db') && !f.includes('.db-')).sort()).toEqual([
         blobPath(dir, kept!.digest),
       ])
