@@ -71,6 +71,7 @@ export function loadConfig(env: Env): Readonly<ControlPlaneConfig> {
     publicUrlDerived: publicUrl.derived,
     tls,
     logLevel: p.oneOf('CONTROL_PLANE_LOG_LEVEL', LOG_LEVELS, 'info'),
+    http: p.httpLimits('CONTROL_PLANE'),
     originUrl,
     heartbeatIntervalMs,
     downAfter,

@@ -195,3 +195,25 @@ describe('isLoopback', () => {
     },
   )
 })
+
+describe('ConfigProblems.httpLimits', () => {
+  it('defaults to 30s for a stalled request body and 2m for a client that stops reading', () => {
+    const p = new ConfigProblems({})
+    expect(p.httpLimits('X')).toEqual({ bodyTimeoutMs: 30_000, sendTimeoutMs: 120_000 })
+    expect(p.list).toEqual([])
+  })
+
+  it('reads <prefix>_BODY_TIMEOUT and <prefix>_SEND_TIMEOUT as durations', () => {
+    const p = new ConfigProblems({ X_BODY_TIMEOUT: '1s', X_SEND_TIMEOUT: '5m' })
+    expect(p.httpLimits('X')).toEqual({ bodyTimeoutMs: 1000, sendTimeoutMs: 300_000 })
+    expect(p.list).toEqual([])
+  })
+
+  it('refuses values under 1s and values that are no duration, naming each', () => {
+    const p = new ConfigProblems({ X_BODY_TIMEOUT: '0', X_SEND_TIMEOUT: 'soon' })
+    expect(p.httpLimits('X')).toEqual({ bodyTimeoutMs: 30_000, sendTimeoutMs: 120_000 })
+    expect(p.list).toHaveLength(2)
+    expect(p.list[0]).toMatch(/X_BODY_TIMEOUT="0" must be at least 1s/)
+    expect(p.list[1]).toMatch(/X_SEND_TIMEOUT="soon" is not a duration/)
+  })
+})

@@ -15,6 +15,8 @@ export interface ProgramConfig {
   publicUrlDerived: boolean
   tls?: { certFile: string; keyFile: string }
   logLevel: string
+  /** `<prefix>_BODY_TIMEOUT` and `<prefix>_SEND_TIMEOUT`: how long a transfer may stall before it is dropped. */
+  http: { bodyTimeoutMs: number; sendTimeoutMs: number }
 }
 
 /** The configuration once the server is bound: a derived public URL gets the real port (listening on port 0). */
@@ -155,6 +157,26 @@ export class ConfigProblems {
     const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host
     const hostPart = host.includes(':') ? `[${host}]` : host
     return { url: this.rootUrl(name, `${https ? 'https' : 'http'}://${hostPart}:${listen.port}`), derived: this.raw(name) === undefined }
+  }
+
+  /**
+   * `<prefix>_BODY_TIMEOUT` (default 30s): a request body that makes no progress this long is dropped (408 when no
+   * answer started). `<prefix>_SEND_TIMEOUT` (default 2m): a response the client reads nothing of this long is
+   * dropped. Each is at least 1s.
+   */
+  httpLimits(prefix: string): { bodyTimeoutMs: number; sendTimeoutMs: number } {
+    const limit = (name: string, fallback: string): number => {
+      const raw = this.raw(name)
+      const ms = this.duration(name, fallback)
+      // a value that is no duration at all is reported by duration() already
+      if (raw !== undefined && parseDuration(raw) !== undefined && ms < 1000)
+        this.add(`${name}="${raw}" must be at least 1s (a stalled transfer is always dropped; this says when)`)
+      return ms >= 1000 ? ms : parseDuration(fallback)!
+    }
+    return {
+      bodyTimeoutMs: limit(`${prefix}_BODY_TIMEOUT`, '30s'),
+      sendTimeoutMs: limit(`${prefix}_SEND_TIMEOUT`, '2m'),
+    }
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {

@@ -62,6 +62,7 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
     publicUrlDerived,
     tls,
     logLevel: p.oneOf('ORIGIN_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    http: p.httpLimits('ORIGIN'),
     fsync: p.bool('ORIGIN_FSYNC', true),
     uploadTtlMs: p.duration('ORIGIN_UPLOAD_TTL', '24h'),
     adminUser,

@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises'
 import pino, { type Logger } from 'pino'
-import { listen, type FetchHandler } from '../../lib/server.ts'
+import { listen, type FetchHandler, type HttpLimits } from '../../lib/server.ts'
 
 export interface InProcess<D> {
   /** http://127.0.0.1:PORT */
@@ -32,9 +32,11 @@ export async function serveInProcess<D>(opts: {
   dataDir: string
   /** Whether close() removes the data folder (a temporary one the helper made). */
   ownsDataDir: boolean
+  /** The program's stall bounds (its config's `http`), as its main.ts passes them. */
+  limits?: HttpLimits
 }): Promise<InProcess<D>> {
   let handler: FetchHandler = () => new Response('starting', { status: 503 })
-  const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0 })
+  const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0, limits: opts.limits })
   const { deps, fetch } = await opts.start(server.port)
   handler = fetch
   const host = `127.0.0.1:${server.port}`

@@ -59,6 +59,7 @@ export async function startCache(opts: StartCacheOptions): Promise<RunningCache 
     },
     dataDir,
     ownsDataDir: !opts.dataDir,
+    limits: config.http,
   })
 }
 

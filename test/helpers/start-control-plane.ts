@@ -59,6 +59,7 @@ export async function startControlPlane(
     },
     dataDir,
     ownsDataDir: !opts.dataDir,
+    limits: config.http,
   })
 }
 

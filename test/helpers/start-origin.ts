@@ -56,6 +56,7 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
     },
     dataDir,
     ownsDataDir: !opts.dataDir,
+    limits: config.http,
   })
 }
 
