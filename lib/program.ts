@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs'
 import pino, { type Logger } from 'pino'
 import { ConfigError } from './config.ts'
-import { listen, type FetchHandler, type Listening } from './server.ts'
+import { listen, type FetchHandler, type HttpLimits, type Listening } from './server.ts'
 
 /** Secrets never reach a log line. */
 export const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secret']
 
-export interface ProgramSpec<C extends { listen: { host: string; port: number }; logLevel: string; tls?: { certFile: string; keyFile: string } }, D> {
+export interface ProgramSpec<C extends { listen: { host: string; port: number }; logLevel: string; tls?: { certFile: string; keyFile: string }; http: HttpLimits }, D> {
   /** `origin`, `cache-node`: prefixes messages and names the program in logs. */
   name: string
   /** Environment variable prefix (`ORIGIN`, `CACHE`), for messages. */
@@ -26,7 +26,7 @@ export interface ProgramSpec<C extends { listen: { host: string; port: number };
   stop(deps: D): Promise<void>
 }
 
-export function runProgram<C extends { listen: { host: string; port: number }; logLevel: string; tls?: { certFile: string; keyFile: string } }, D>(
+export function runProgram<C extends { listen: { host: string; port: number }; logLevel: string; tls?: { certFile: string; keyFile: string }; http: HttpLimits }, D>(
   spec: ProgramSpec<C, D>,
 ): void {
   main(spec).catch((err: unknown) => {
@@ -41,7 +41,7 @@ export function runProgram<C extends { listen: { host: string; port: number }; l
   })
 }
 
-async function main<C extends { listen: { host: string; port: number }; logLevel: string; tls?: { certFile: string; keyFile: string } }, D>(
+async function main<C extends { listen: { host: string; port: number }; logLevel: string; tls?: { certFile: string; keyFile: string }; http: HttpLimits }, D>(
   spec: ProgramSpec<C, D>,
 ): Promise<void> {
   let config: C
@@ -53,6 +53,7 @@ async function main<C extends { listen: { host: string; port: number }; logLevel
     process.exit(2)
   }
   const log = pino({ level: config.logLevel, redact: REDACT, base: { program: spec.name } })
+  lastResort(log)
   let tls: { cert: Buffer; key: Buffer } | undefined
   if (config.tls) {
     try {
@@ -64,7 +65,15 @@ async function main<C extends { listen: { host: string; port: number }; logLevel
   }
   // bind first: with port 0 the public URL (a token realm among others) needs the port the OS picked
   let handler: FetchHandler = () => new Response('starting', { status: 503 })
-  const server = await listen({ fetch: (req, env) => handler(req, env), host: config.listen.host, port: config.listen.port, tls })
+  const server = await listen({
+    fetch: (req, env) => handler(req, env),
+    host: config.listen.host,
+    port: config.listen.port,
+    tls,
+    limits: config.http,
+  })
+  // after listening, a server error (accept failing for want of file descriptors, say) is no reason to stop serving
+  server.server.on('error', (err) => log.error({ err }, 'server error'))
   config = spec.withBoundPort(config, server.port)
   const { deps, fetch } = await spec.start(config, log)
   handler = fetch
@@ -83,4 +92,24 @@ async function main<C extends { listen: { host: string; port: number }; logLevel
   }
   process.once('SIGINT', () => stop('SIGINT'))
   process.once('SIGTERM', () => stop('SIGTERM'))
+}
+
+/**
+ * The last resort, not the fix: every request, stream and background task handles its own errors, and these only
+ * log what slipped through. An unhandled rejection is one promise's failure that nothing awaited; the code that
+ * failed has already unwound, so it is logged and the program serves on (Node's default would exit and take every
+ * other client's transfer with it). An uncaught exception is logged and the program exits: it was thrown from an
+ * event handler in the middle of something, an undici assertion (its parser or connection pool no longer in a
+ * state it knows) as much as a bug of ours, and carrying on could hang requests or serve wrong bytes, which a
+ * restart by the supervisor cannot. Exit status 70 (EX_SOFTWARE) tells it from a signal or a bad configuration.
+ */
+function lastResort(log: Logger): void {
+  process.on('unhandledRejection', (err) => {
+    log.error({ err }, 'unhandled promise rejection (a bug: the failure was not handled where it happened)')
+  })
+  process.on('uncaughtException', (err, origin) => {
+    const fromUndici = /[\\/]node_modules[\\/]undici[\\/]/.test(err?.stack ?? '')
+    log.fatal({ err, origin, fromUndici }, 'uncaught exception; exiting')
+    process.exit(70)
+  })
 }

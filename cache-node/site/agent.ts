@@ -128,7 +128,10 @@ export class SiteAgent {
    */
   deliver(signal?: AbortSignal): Promise<void> {
     if (!this.#delivering) {
-      this.#delivering = this.#deliver(signal ?? this.#stop.signal).finally(() => (this.#delivering = undefined))
+      // the outbox is SQLite: a failing read of it must not become an unhandled rejection of a background flush
+      this.#delivering = this.#deliver(signal ?? this.#stop.signal)
+        .catch((err: unknown) => this.#log.error({ err }, 'usage delivery failed; the batches wait in the outbox'))
+        .finally(() => (this.#delivering = undefined))
     }
     return this.#delivering
   }
