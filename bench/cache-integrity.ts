@@ -6,25 +6,34 @@
  *   3 a whole read of an entry with and without the digest check that holds back the last byte (every full GET)
  *   4 start-up with many entries after a clean and after an unclean stop (the unclean one marks every entry for
  *     a re-hash before it is served: the re-hash itself is row 1's cost, paid on first read or by the scrub)
+ *   5 warm GETs over HTTP from two cache node processes (`cache-node/main.ts`), CACHE_VERIFY_READS on and off, with
+ *     a node:http upstream: MB/s and the cache process's CPU per GB (rounds alternate which goes first)
  *
  *   npx tsx bench/cache-integrity.ts [--size 2GiB] [--blob 256MiB] [--entries 20000] [--rate 64MiB]
- *                                   [--rate-seconds 5] [--rounds 3] [--cold]
+ *                                   [--rate-seconds 5] [--rounds 3] [--http-rounds 5] [--cold]
  *
  * --cold drops the page cache before each timed pass of rows 1 and 3 (needs root; it slows everything else on the
  * machine for a moment), so they read from the disk; without it the files are in the page cache and the figures
  * are the hashing cost. stdout: a Markdown table; stderr: progress. MB = 10^6 bytes.
  */
+import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
+import { request } from 'undici'
 import { BlobStore, CLEAN_STOP_FILE } from '../cache-node/store/blob-store.ts'
 import { IndexDb } from '../cache-node/store/index-db.ts'
 import { Scrubber } from '../cache-node/store/scrub.ts'
+import { readProcCpuSeconds } from './lib/proc.ts'
 import { machineInfo, markdownTable, note } from './lib/report.ts'
 import { formatSummary, summarize } from './lib/stats.ts'
 import { MiB, formatSize, mbPerSecond, parseSize, round } from './lib/units.ts'
@@ -37,6 +46,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '64MiB' },
     'rate-seconds': { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
+    'http-rounds': { type: 'string', default: '5' },
     cold: { type: 'boolean', default: false },
   },
 })
@@ -46,6 +56,7 @@ const entryCount = Number(values.entries)
 const rate = parseSize(values.rate)
 const rateSeconds = Number(values['rate-seconds'])
 const rounds = Number(values.rounds)
+const httpRounds = Number(values['http-rounds'])
 
 const log = pino({ level: 'silent' })
 const rows: string[][] = []
@@ -200,11 +211,105 @@ async function main(): Promise<void> {
     await rm(many.dir, { recursive: true, force: true })
   }
 
+  await httpRows()
+
   const cores = m.cpus
   process.stdout.write(
     `cache integrity, ${values.cold ? 'cold (page cache dropped)' : 'warm (page cache)'}, ${rounds} rounds, ${cores} cores: median (min–max)\n\n`,
   )
   process.stdout.write(`${markdownTable(['what', 'unit', 'value'], rows)}\n`)
+}
+
+/** Row 5: the same warm GET from a cache node with the read check and one without. */
+async function httpRows(): Promise<void> {
+  const bytes = randomBytes(blobSize)
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+  const upstream = createServer((req, res) => {
+    if (req.url === `/v2/x/blobs/${digest}`) {
+      res.writeHead(200, { 'Content-Length': bytes.byteLength, 'Content-Type': 'application/octet-stream' })
+      res.end(req.method === 'HEAD' ? undefined : bytes)
+      return
+    }
+    res.writeHead(req.url === '/v2/' ? 200 : 404, { 'Content-Type': 'application/json' })
+    res.end('{}')
+  })
+  upstream.listen(0, '127.0.0.1')
+  await once(upstream, 'listening')
+  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+  const caches: { verify: boolean; url: string; pid: number; dir: string; stop: () => Promise<void> }[] = []
+  try {
+    for (const verify of [true, false]) {
+      const dir = await mkdtemp(join(tmpdir(), 'wharf-integrity-http-'))
+      const child = spawn(process.execPath, ['--import', 'tsx', 'cache-node/main.ts'], {
+        cwd: resolve(import.meta.dirname, '..'),
+        env: {
+          ...process.env,
+          CACHE_LISTEN: '127.0.0.1:0',
+          CACHE_DATA_DIR: dir,
+          CACHE_ORIGIN_URL: 'http://127.0.0.1:1',
+          CACHE_UPSTREAMS: `bench/=${upstreamUrl}`,
+          CACHE_VERIFY_READS: String(verify),
+          CACHE_SCRUB_BYTES_PER_SECOND: '0',
+          CACHE_FSYNC: 'false',
+          CACHE_LOG_LEVEL: 'error',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      const exited = once(child, 'exit')
+      const host = await new Promise<string>((ok, fail) => {
+        createInterface({ input: child.stdout }).on('line', (l) => {
+          if (l.startsWith('WHARF_CACHE_READY ')) ok(l.slice('WHARF_CACHE_READY '.length).trim())
+        })
+        child.once('exit', (code) => fail(new Error(`cache node exited with ${code}`)))
+      })
+      caches.push({
+        verify,
+        url: `http://${host}`,
+        pid: child.pid!,
+        dir,
+        stop: async () => {
+          child.kill('SIGTERM')
+          await exited
+          await rm(dir, { recursive: true, force: true })
+        },
+      })
+    }
+    const get = async (url: string): Promise<number> => {
+      const res = await request(`${url}/v2/bench/x/blobs/${digest}`)
+      let n = 0
+      for await (const c of res.body) n += (c as Buffer).byteLength
+      if (res.statusCode !== 200 || n !== blobSize) throw new Error(`GET ${url}: ${res.statusCode}, ${n} bytes`)
+      return n
+    }
+    for (const c of caches) await get(c.url) // the cold fill, not counted
+    const figures = new Map(caches.map((c) => [c.verify, { mbs: [] as number[], cpu: [] as number[] }]))
+    for (let r = 0; r < httpRounds; r++) {
+      for (const c of r % 2 === 0 ? caches : [...caches].reverse()) {
+        const c0 = await readProcCpuSeconds(c.pid)
+        const t0 = performance.now()
+        const n = await get(c.url)
+        const ms = performance.now() - t0
+        figures.get(c.verify)!.mbs.push(mbPerSecond(n, ms))
+        figures.get(c.verify)!.cpu.push(((await readProcCpuSeconds(c.pid)) - c0) / (n / 1e9))
+      }
+    }
+    const on = figures.get(true)!
+    const off = figures.get(false)!
+    rows.push([
+      `warm GET of a ${formatSize(blobSize)} blob over HTTP, CACHE_VERIFY_READS=false / true`,
+      'MB/s',
+      `${formatSummary(summarize(off.mbs))} / ${formatSummary(summarize(on.mbs))}`,
+    ])
+    rows.push([
+      '… cache process CPU per GB, false / true',
+      'CPU s/GB',
+      `${formatSummary(summarize(off.cpu, 2))} / ${formatSummary(summarize(on.cpu, 2))}`,
+    ])
+  } finally {
+    for (const c of caches) await c.stop()
+    upstream.closeAllConnections()
+    upstream.close()
+  }
 }
 
 await main()
