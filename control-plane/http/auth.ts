@@ -8,6 +8,12 @@ import type { AppEnv, Caller } from './env.ts'
 
 export const ADMIN_SCOPE = 'controlplane:admin:*'
 
+/** Origin credentials that are no token: sent here by mistake, they get a message saying what to send instead. */
+const WRONG_KINDS = [
+  { prefix: 'wharf_pat_', name: 'a personal access token' },
+  { prefix: 'wharf_rt_', name: 'a refresh token' },
+] as const
+
 export interface AuthOptions {
   keys: OriginKeys
   tokens: OriginTokens
@@ -45,9 +51,22 @@ export class Auth {
       return { kind: 'site', siteId: site.id }
     }
     if (token.startsWith('wharf_join_')) return { kind: 'join', token }
+    const wrongKind = WRONG_KINDS.find((k) => token.startsWith(k.prefix))
+    if (wrongKind)
+      throw this.challenge(
+        `${wrongKind.name} is not accepted here: exchange it at the origin's token service (/auth/token, basic auth, scope=${ADMIN_SCOPE}) for a token, as the wharf tool does`,
+        'invalid_token',
+      )
     this.#ready()
-    const v = await this.#o.tokens.verify(token)
-    if (!v) throw this.challenge('the token is not valid: expired, or not signed by the origin', 'invalid_token')
+    const checked = await this.#o.tokens.check(token)
+    if (!checked.ok)
+      throw this.challenge(
+        checked.reason === 'expired'
+          ? 'the token has expired: get a new one from the origin'
+          : "the token is not one the origin signed for this control plane: send a token from the origin's /auth/token",
+        'invalid_token',
+      )
+    const v = checked.token
     if (holdsRole(v.access, 'admin')) return { kind: 'admin', subject: v.subject }
     if (holdsRole(v.access, 'origin')) return { kind: 'origin', subject: v.subject }
     return { kind: 'user', subject: v.subject }

@@ -24,12 +24,18 @@ export class OriginTokens {
 
   /** The verified token, or undefined for any token that is not the origin's and valid. */
   async verify(token: string): Promise<OriginToken | undefined> {
+    const v = await this.check(token)
+    return v.ok ? v.token : undefined
+  }
+
+  /** The verified token, or why it is refused: `expired`, or `invalid` (not a JWT, not the origin's, wrong audience). */
+  async check(token: string): Promise<{ ok: true; token: OriginToken } | { ok: false; reason: 'expired' | 'invalid' }> {
     try {
       const payload = await this.#keys.verifyJwt(token, { now: this.#now() })
       const access = Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : []
-      return { subject: payload.sub ?? '', access }
-    } catch {
-      return undefined
+      return { ok: true, token: { subject: payload.sub ?? '', access } }
+    } catch (err) {
+      return { ok: false, reason: (err as { code?: unknown }).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid' }
     }
   }
 }

@@ -76,6 +76,35 @@ describe('who may call the control plane', () => {
     expect((await net.api.call('GET', '/sites', { bearer: 'not.a.jwt' })).status).toBe(401)
   })
 
+  test('a personal access token is refused as the wrong kind of credential, not as an expired token', async () => {
+    const made = await net.originApi.call('POST', `/accounts/${TEST_ADMIN.username}/tokens`, TEST_ADMIN, { name: 'cp-probe' })
+    expect(made.status).toBe(201)
+    const pat = made.body.token as string
+    expect(pat).toMatch(/^wharf_pat_/)
+    const res = await net.api.call('GET', '/sites', { bearer: pat })
+    expect(res.status).toBe(401)
+    expect(res.body.error.message).toContain('a personal access token is not accepted here')
+    expect(res.body.error.message).toContain('/auth/token')
+    expect(res.body.error.message).not.toContain('expired')
+  })
+
+  test('an expired origin token is refused as expired', async () => {
+    const { tokens, keys } = net.origin.deps.identity
+    const { kid, key } = keys.signing()
+    const then = Math.floor(Date.now() / 1000) - 3600
+    const token = await new SignJWT({ access: [{ type: 'controlplane', name: 'admin', actions: ['*'] }] })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
+      .setIssuer(tokens.issuer)
+      .setSubject(TEST_ADMIN.username)
+      .setAudience(tokens.service)
+      .setIssuedAt(then)
+      .setExpirationTime(then + 300)
+      .sign(key)
+    const res = await net.api.call('GET', '/sites', { bearer: token })
+    expect(res.status).toBe(401)
+    expect(res.body.error.message).toBe('the token has expired: get a new one from the origin')
+  })
+
   test("the origin's own token may only resolve, read sites and manage user assignments", async () => {
     const origin = await net.originToken()
     await net.api.call('POST', '/sites', net.admin, { name: 'o-eu', url: 'https://o-eu.example.com' })
