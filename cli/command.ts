@@ -53,3 +53,26 @@ export function number(v: string | undefined, name: string): number | undefined 
 }
 
 export const pretty = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`
+
+/**
+ * Joins a string option and a negative number after it (`--longitude -6.26` → `--longitude=-6.26`): parseArgs
+ * would read `-6.26` as options of its own. Only a value that is a whole number is taken, so a real option after a
+ * string option that lacks its value is still reported as missing.
+ */
+export function joinNegativeValues(args: string[], options: Options): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === '--') {
+      out.push(...args.slice(i))
+      break
+    }
+    const next = args[i + 1]
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(next)) {
+      out.push(`${a}=${next}`)
+      i++
+    } else out.push(a)
+  }
+  return out
+}

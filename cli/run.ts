@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { ControlPlaneClient } from './api.ts'
-import type { Command, Options } from './command.ts'
+import { joinNegativeValues, type Command, type Options } from './command.ts'
 import { assignCommands } from './commands/assign.ts'
 import { clientConfigCommand } from './commands/client-config.ts'
 import { joinTokenCommands } from './commands/join-tokens.ts'
@@ -95,7 +95,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
   try {
     let parsed
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true })
+      const options = { ...GLOBAL_OPTIONS, ...command.options }
+      parsed = parseArgs({ args: joinNegativeValues(rest, options), options, allowPositionals: true, strict: true })
     } catch (err) {
       throw new UsageError((err as Error).message)
     }

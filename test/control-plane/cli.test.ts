@@ -58,6 +58,16 @@ describe('the wharf command-line tool', () => {
     expect(JSON.parse((await wharf(['sites', 'show', 'cli-eu', '--json'])).stdout).region).toBe('eu-central')
   })
 
+  test('negative numbers are option values: --longitude -6.26', async () => {
+    const created = await wharf(['sites', 'create', 'cli-dublin', '--url', 'https://cli-dublin.example.com', '--latitude', '-33.9', '--longitude', '-6.26'])
+    expect(created).toMatchObject({ code: 0, stderr: '' })
+    const site = JSON.parse((await wharf(['sites', 'show', 'cli-dublin', '--json'])).stdout) as { latitude: number; longitude: number }
+    expect(site).toMatchObject({ latitude: -33.9, longitude: -6.26 })
+    // an option still cannot take another option as its value
+    const bad = await wharf(['sites', 'update', 'cli-dublin', '--region', '--default'])
+    expect(bad.code).toBe(2)
+  })
+
   test('create and list join tokens', async () => {
     const created = await wharf(['join-token', 'create', '--site', 'cli-eu', '--uses', '2', '--expires-in', '2h', '--json'])
     expect(created.code).toBe(0)
