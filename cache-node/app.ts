@@ -187,6 +187,7 @@ export async function createDeps(
       publicUrl: config.publicUrl,
       dataDir: config.dataDir,
       capacityBytes: config.maxBytes,
+      dockerMirror: config.dockerMirror,
       version: wharfVersion(),
       identity: storedSite,
       index,

@@ -14,6 +14,8 @@ export interface SiteAgentOptions {
   publicUrl: URL
   dataDir: string
   capacityBytes: number
+  /** The registry docker's mirror requests are sent to (CACHE_DOCKER_MIRROR), told in heartbeats. */
+  dockerMirror?: string
   version: string
   /** What site.json held at start, if it was for this control plane. */
   identity: SiteIdentity | undefined
@@ -323,6 +325,7 @@ export class SiteAgent {
       diskFreeBytes,
       capacityBytes: this.#opts.capacityBytes,
       hitRatio: this.#opts.usage.hitRatio(),
+      dockerMirror: this.#opts.dockerMirror ?? null,
       url: this.#opts.publicUrl.href.replace(/\/$/, ''),
     }
   }

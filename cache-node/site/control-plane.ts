@@ -26,6 +26,8 @@ export interface HeartbeatRequest {
   diskFreeBytes: number
   capacityBytes: number
   hitRatio: number | null
+  /** The registry this node answers docker's registry-mirrors requests for (CACHE_DOCKER_MIRROR), or null. */
+  dockerMirror: string | null
   url: string
 }
 

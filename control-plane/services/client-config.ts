@@ -18,6 +18,8 @@ export interface ClientConfig {
   trust: string[]
 }
 
+const DOCKER_HUB = 'docker.io'
+
 const HOST_RE = /^(\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?)(:\d{1,5})?$/
 
 /** Checks `?origin=<host[:port]>`. */
@@ -39,7 +41,10 @@ export function clientConfig(site: SiteRecord, originHost: string, originScheme:
   const ca = https && site.caCertificate !== null
   const containerdCa = `/etc/containerd/certs.d/${originHost}/${siteHost}-ca.crt`
 
-  const daemon: Record<string, unknown> = { 'registry-mirrors': [site.url] }
+  // docker's registry-mirrors only ever asks a mirror for Docker Hub images: offer the site as one only when its
+  // node says (in its heartbeats) that it answers them from a docker.io upstream (CACHE_DOCKER_MIRROR=docker.io)
+  const mirrorsHub = site.stats?.dockerMirror === DOCKER_HUB
+  const daemon: Record<string, unknown> = mirrorsHub ? { 'registry-mirrors': [site.url] } : {}
   if (!https) daemon['insecure-registries'] = [siteHost]
   const hosts = [
     `server = "${originScheme}://${originHost}"`,
@@ -64,7 +69,11 @@ export function clientConfig(site: SiteRecord, originHost: string, originScheme:
       client: 'docker',
       path: '/etc/docker/daemon.json',
       content: `${JSON.stringify(daemon, null, 2)}\n`,
-      note: `docker's registry-mirrors applies only to Docker Hub images; pulls from ${originHost} are redirected to ${site.name} by the origin automatically. Merge these keys into an existing daemon.json and restart dockerd.`,
+      note: `${
+        mirrorsHub
+          ? "docker's registry-mirrors applies only to Docker Hub images."
+          : `no registry-mirrors: ${site.name} has not said it mirrors Docker Hub (its node needs CACHE_UPSTREAMS=docker.io=https://registry-1.docker.io and CACHE_DOCKER_MIRROR=docker.io, and a heartbeat since).`
+      } Pulls from ${originHost} are redirected to ${site.name} by the origin automatically. Merge these keys into an existing daemon.json and restart dockerd.`,
     },
     {
       client: 'containerd',

@@ -71,6 +71,8 @@ export class HealthService {
       diskFreeBytes: input.diskFreeBytes === undefined ? 0 : int(input.diskFreeBytes, 'diskFreeBytes'),
       capacityBytes: input.capacityBytes === undefined ? 0 : int(input.capacityBytes, 'capacityBytes'),
       hitRatio: input.hitRatio === undefined || input.hitRatio === null ? null : num(input.hitRatio, 'hitRatio', 0, 1),
+      dockerMirror:
+        input.dockerMirror === undefined || input.dockerMirror === null ? null : str(input.dockerMirror, 'dockerMirror', { max: 255 }),
     }
     const url = input.url === undefined || input.url === null ? null : rootUrl(input.url, 'url')
     this.evaluate()

@@ -10,6 +10,8 @@ export interface SiteStats {
   diskFreeBytes: number
   capacityBytes: number
   hitRatio: number | null
+  /** The registry the node answers docker's registry-mirrors requests for (its CACHE_DOCKER_MIRROR), or null. */
+  dockerMirror?: string | null
 }
 
 /** A site as stored. Times are epoch milliseconds. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startNetwork, type Network } from './fixtures.ts'
+import { beat, startNetwork, type Network } from './fixtures.ts'
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n'
 
@@ -30,18 +30,15 @@ function toml(text: string): Record<string, Record<string, string>> {
 }
 
 describe('client configuration', () => {
-  test('a plain-HTTP site: daemon.json with registry-mirrors and insecure-registries', async () => {
+  test('a plain-HTTP site: daemon.json with insecure-registries and no registry-mirrors it could not answer', async () => {
     const res = await net.api.call('GET', '/sites/plain/client-config', net.admin)
     expect(res.status).toBe(200)
     const { site, files, trust } = res.body
     expect(site).toMatchObject({ name: 'plain', url: 'http://cache-plain.internal:5001' })
     const docker = files.find((f: { client: string }) => f.client === 'docker')
     expect(docker.path).toBe('/etc/docker/daemon.json')
-    expect(JSON.parse(docker.content)).toEqual({
-      'registry-mirrors': ['http://cache-plain.internal:5001'],
-      'insecure-registries': ['cache-plain.internal:5001'],
-    })
-    expect(docker.note).toMatch(/only to Docker Hub/)
+    expect(JSON.parse(docker.content)).toEqual({ 'insecure-registries': ['cache-plain.internal:5001'] })
+    expect(docker.note).toMatch(/no registry-mirrors: plain has not said it mirrors Docker Hub/)
     expect(docker.note).toMatch(/redirected/)
 
     const containerd = files.find((f: { client: string }) => f.client === 'containerd')
@@ -62,7 +59,7 @@ describe('client configuration', () => {
   test('an https site with its own CA: ca paths and trust steps for each client', async () => {
     const { files, trust } = (await net.api.call('GET', '/sites/tls/client-config', net.admin)).body
     const docker = JSON.parse(files.find((f: { client: string }) => f.client === 'docker').content)
-    expect(docker).toEqual({ 'registry-mirrors': ['https://cache-tls.example.com'] })
+    expect(docker).toEqual({})
     const c = toml(files.find((f: { client: string }) => f.client === 'containerd').content)
     expect(c['host."https://cache-tls.example.com"']!.ca).toBe(
       `"/etc/containerd/certs.d/${net.origin.host}/cache-tls.example.com-ca.crt"`,
@@ -79,6 +76,29 @@ describe('client configuration', () => {
     const { files, trust } = (await net.api.call('GET', '/sites/public/client-config', net.admin)).body
     expect(files.find((f: { client: string }) => f.client === 'containerd').content).not.toContain('ca =')
     expect(trust).toEqual([expect.stringMatching(/nothing to install/)])
+  })
+
+  test('registry-mirrors only for a site whose node says it mirrors Docker Hub', async () => {
+    const hub = await net.join({ name: 'hub', url: 'http://cache-hub.internal:5001' })
+    const other = await net.join({ name: 'quay', url: 'http://cache-quay.internal:5001' })
+    const heartbeat = (id: string, credential: string, dockerMirror: string | null) =>
+      net.api.call('POST', `/sites/${id}/heartbeat`, { bearer: credential }, beat({ dockerMirror }))
+    expect((await heartbeat(hub.site.id, hub.credential, 'docker.io')).status).toBe(200)
+    expect((await heartbeat(other.site.id, other.credential, 'quay.io')).status).toBe(200)
+    const docker = async (site: string) => {
+      const { files } = (await net.api.call('GET', `/sites/${site}/client-config`, net.admin)).body
+      return files.find((f: { client: string }) => f.client === 'docker') as { content: string; note: string }
+    }
+    const h = await docker('hub')
+    expect(JSON.parse(h.content)).toEqual({
+      'registry-mirrors': ['http://cache-hub.internal:5001'],
+      'insecure-registries': ['cache-hub.internal:5001'],
+    })
+    expect(h.note).toMatch(/only to Docker Hub/)
+    expect(JSON.parse((await docker('quay')).content)).toEqual({ 'insecure-registries': ['cache-quay.internal:5001'] })
+    // the node stops mirroring Docker Hub: the next heartbeat says so
+    expect((await heartbeat(hub.site.id, hub.credential, null)).status).toBe(200)
+    expect(JSON.parse((await docker('hub')).content)).toEqual({ 'insecure-registries': ['cache-hub.internal:5001'] })
   })
 
   test('?client= answers that file as text/plain; ?origin= names the registry', async () => {
