@@ -4,18 +4,25 @@
 # talks over unix sockets / loopback only. Idempotent.
 #
 #   bash scripts/clients.sh install   install missing Debian packages (apt-get; needs root)
-#   bash scripts/clients.sh up        start private dockerd + containerd if not running, wait, print exports
+#   bash scripts/clients.sh up        start private dockerd + containerd in a new folder of their own, print exports
 #   bash scripts/clients.sh env       print the export lines only
 #   bash scripts/clients.sh status    show what is running
-#   bash scripts/clients.sh down      stop what `up` started, unmount leftovers under the base dir
+#   bash scripts/clients.sh down      stop what `up` started there, unmount leftovers, remove the folder
 #
-# Typical use:   eval "$(bash scripts/clients.sh up)"
+# Typical use:   eval "$(bash scripts/clients.sh up)"  …  bash scripts/clients.sh down
+#
+# Each `up` without WHARF_CLIENTS_DIR makes a new folder (mktemp -d /tmp/wharf-clients.XXXXXX) and prints it as
+# WHARF_CLIENTS_DIR among the export lines, so two runs on one machine never share daemons, and `down`, `env` and
+# `status` act on the folder WHARF_CLIENTS_DIR names and on nothing else: `down` signals only the daemons whose
+# pid files are in that folder and whose command lines name it. The daemons listen on unix sockets in the folder
+# only, never on a TCP port.
 #
 # Knobs:
-#   WHARF_CLIENTS_DIR       base dir (default /tmp/wharf-clients)
+#   WHARF_CLIENTS_DIR       the run's folder: given to `up`, it reuses (or starts) the daemons there
 #   WHARF_CLIENTS_STORAGE   dockerd storage driver (default vfs)
 #   WHARF_CLIENTS_PACKAGES  override the package list for `install`
 #   WHARF_CLIENTS_INSTALL=1 make `up` run `install` first (CI on a fresh machine)
+#   WHARF_CLIENTS_KEEP=1    make `down` keep the folder (logs, images) after stopping the daemons
 #
 # Gotchas (see also test/helpers/clients.ts):
 #   * /usr/local/bin/docker may be a static CLI 28 that shadows Debian's 20.10 CLI; it talks to
@@ -24,7 +31,24 @@
 #   * podman run needs `--ulimit nofile=1024:1024 --ulimit nproc=1024:1024` in this kind of sandbox.
 set -euo pipefail
 
-BASE=${WHARF_CLIENTS_DIR:-/tmp/wharf-clients}
+log() { echo "[clients] $*" >&2; }
+die() { echo "[clients] ERROR: $*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+
+# a folder `up` made carries this file; `down` removes only such a folder (one given in WHARF_CLIENTS_DIR stays)
+MARKER=.wharf-clients
+if [ -n "${WHARF_CLIENTS_DIR:-}" ]; then
+  BASE=$WHARF_CLIENTS_DIR
+elif [ "${1:-}" = up ]; then
+  BASE=$(mktemp -d "${TMPDIR:-/tmp}/wharf-clients.XXXXXX")
+  touch "$BASE/$MARKER"
+else
+  case "${1:-}" in down | env | status)
+    # shellcheck disable=SC2016 # the backquotes are text
+    die "WHARF_CLIENTS_DIR is not set: name the folder \`up\` printed, e.g. WHARF_CLIENTS_DIR=/tmp/wharf-clients.abc123 bash $0 ${1}" ;;
+  esac
+  BASE=/nonexistent
+fi
 # the base dir must be absolute: pid ownership checks match it against /proc/PID/cmdline
 case "$BASE" in /*) ;; *) BASE="$(pwd)/$BASE" ;; esac
 BASE=${BASE%/}
@@ -39,19 +63,17 @@ PACKAGES=${WHARF_CLIENTS_PACKAGES:-"docker.io containerd runc skopeo podman buil
 # binaries the tests need (`up` refuses to start without them)
 REQUIRED_BINS="dockerd docker containerd ctr runc podman skopeo"
 
-log() { echo "[clients] $*" >&2; }
-die() { echo "[clients] ERROR: $*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-
 # ---------------------------------------------------------------------------------------------- install
 
 # shellcheck source=lib/apt.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 cmd_install() {
-  mkdir -p "$LOGS"
+  # apt's output goes to the run's folder when there is one, else to a file written only if apt runs
+  local apt_log=${TMPDIR:-/tmp}/wharf-clients-apt.$$.log
+  if [ -n "${WHARF_CLIENTS_DIR:-}" ]; then mkdir -p "$LOGS" && apt_log=$LOGS/apt.log; fi
   # shellcheck disable=SC2086 # PACKAGES is a word list
-  apt_install_missing clients "$LOGS/apt.log" $PACKAGES || exit 1
+  apt_install_missing clients "$apt_log" $PACKAGES || exit 1
 }
 
 # ------------------------------------------------------------------------------------------ pid helpers
@@ -206,6 +228,8 @@ print_env() {
 }
 
 cmd_up() {
+  # a folder made for this `up` is stopped and removed again when the start fails
+  if [ -z "${WHARF_CLIENTS_DIR:-}" ]; then trap 'rc=$?; [ $rc = 0 ] || cmd_down >/dev/null 2>&1; exit $rc' EXIT; fi
   if [ "${WHARF_CLIENTS_INSTALL:-0}" = 1 ]; then cmd_install; fi
   check_bins
   mkdir -p "$BASE" "$PIDS" "$LOGS" "$BASE/docker-config" "$BASE/podman/root" "$BASE/podman/run"
@@ -267,7 +291,14 @@ cmd_down() {
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
   done
   rm -f "$DOCKER_SOCK" "$CONTAINERD_SOCK" "$CONTAINERD_SOCK.ttrpc" "$C/debug.sock"
-  log "down"
+  if [ "${WHARF_CLIENTS_KEEP:-0}" = 1 ] || [ ! -e "$BASE/$MARKER" ]; then
+    log "down (kept $BASE)"
+  elif awk -v b="$BASE/" 'index($2, b) == 1 {found = 1} END {exit !found}' /proc/mounts; then
+    log "down (kept $BASE: something is still mounted under it)"
+  else
+    rm -rf "$BASE"
+    log "down (removed $BASE)"
+  fi
 }
 
 cmd_status() {

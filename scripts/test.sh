@@ -15,6 +15,8 @@ npx eslint . || exit 1
 
 step "real clients (docker, podman, skopeo, containerd, distribution)"
 clients_ok=0
+# this run's own daemons in a folder of their own (never those of another run, or of a shell that ran `up`)
+unset WHARF_CLIENTS_DIR
 if bash scripts/clients.sh install; then
   if env_lines=$(bash scripts/clients.sh up); then
     eval "$env_lines"
