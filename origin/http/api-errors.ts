@@ -8,6 +8,10 @@ export const API_ERRORS = {
   /** Minting a credential needs a password given in this request, or a web session (which only a password starts). */
   PASSWORD_REQUIRED: 403,
   NOT_FOUND: 404,
+  /** DTR's code for a content cache (a cache site) that does not exist. */
+  NO_SUCH_CONTENT_CACHE: 404,
+  /** A known path asked with a method it does not answer; the `Allow` header lists those it does. */
+  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   TOO_MANY_REQUESTS: 429,
   UNAVAILABLE: 503,

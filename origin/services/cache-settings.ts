@@ -15,10 +15,19 @@ export interface CacheView {
   health: { state: string; since: string | null; lastHeartbeatAt: string | null }
 }
 
+/** A cache site as DTR's /api/v0/content_caches shows it: the site's id, name and the URL clients are sent to. */
+export interface ContentCacheView {
+  id: string
+  name: string
+  host: string
+}
+
 /** A user's cache setting (DTR's contentCacheUUID) and the site that serves them now. */
 export interface CacheSettingsView {
   /** The site the user chose (their explicit assignment on the control plane), or null. */
   cacheSite: string | null
+  /** The same site's id, as DTR's `responses.UserSettings` spells it; '' when none is chosen. */
+  ContentCacheUUID: string
   /** Where the user's pulls go now, and by which assignment rule (`origin`: served by the origin). */
   effectiveCache: { site: string | null; rule: string }
 }
@@ -47,6 +56,45 @@ export class CacheSettingsService {
     signedIn(caller)
     const sites = await this.#ask((cp) => cp.listSites())
     return sites.map(cacheView)
+  }
+
+  /** Whether a control plane is configured, so that cache sites exist at all. */
+  get configured(): boolean {
+    return this.#d.controlPlane !== undefined
+  }
+
+  /** DTR's content caches: every site of the control plane, to any signed-in user. */
+  async contentCaches(caller: Caller): Promise<ContentCacheView[]> {
+    signedIn(caller)
+    return (await this.#ask((cp) => cp.listSites())).map(contentCacheView)
+  }
+
+  async contentCache(caller: Caller, ref: string): Promise<ContentCacheView> {
+    signedIn(caller)
+    const site = await this.#ask((cp) => cp.getSite(ref))
+    if (!site) throw new ApiError('NO_SUCH_CONTENT_CACHE', `there is no content cache "${ref.slice(0, 100)}"`)
+    return contentCacheView(site)
+  }
+
+  /** Registers a cache site (system admins): `host` is where clients are redirected. */
+  async createContentCache(caller: Caller, input: { name: string; host: string }): Promise<ContentCacheView> {
+    const admin = this.#admin(caller)
+    const site = await this.#ask(
+      (cp) => cp.createSite(admin, { name: input.name, url: input.host }),
+      (err) => {
+        if (err.status === 400) return new ApiError('BAD_REQUEST', `invalid content cache details: ${err.message}`)
+        if (err.status === 409) return new ApiError('CONFLICT', `a content cache named "${input.name}" exists already`)
+        return undefined
+      },
+    )
+    audit(this.#d.events, caller, 'cache.create', 'cache', site.name, { id: site.id, host: site.url })
+    return contentCacheView(site)
+  }
+
+  /** Removes a cache site (system admins); removing one that does not exist succeeds, as in DTR. */
+  async deleteContentCache(caller: Caller, ref: string): Promise<void> {
+    const admin = this.#admin(caller)
+    if (await this.#ask((cp) => cp.deleteSite(admin, ref))) audit(this.#d.events, caller, 'cache.delete', 'cache', ref)
   }
 
   async get(caller: Caller, name: string): Promise<CacheSettingsView> {
@@ -87,13 +135,18 @@ export class CacheSettingsService {
 
   async #view(caller: Caller, name: string): Promise<CacheSettingsView> {
     const assigned = await this.#ask((cp) => cp.getUserAssignment(name))
-    // assignments may name a site by id: show names, as the setting takes them
-    const cacheSite = assigned?.startsWith('s_') ? ((await this.#ask((cp) => cp.listSites())).find((s) => s.id === assigned)?.name ?? assigned) : assigned
+    // assignments may name a site by id or name: show both, the name as cacheSite and the id as DTR's UUID
+    const site = assigned === null ? undefined : (await this.#ask((cp) => cp.listSites())).find((s) => s.id === assigned || s.name === assigned)
+    const cacheSite = site?.name ?? assigned
     // the address only counts when users look at their own setting from where they pull
     const address = caller.principal.name === name ? caller.address : undefined
     const resolution = await this.#d.redirects?.resolve(name, address, { fresh: true })
     if (!resolution) throw unavailable()
-    return { cacheSite, effectiveCache: { site: resolution.site?.name ?? null, rule: resolution.rule } }
+    return {
+      cacheSite,
+      ContentCacheUUID: site?.id ?? '',
+      effectiveCache: { site: resolution.site?.name ?? null, rule: resolution.rule },
+    }
   }
 
   /** The user account `name`, which the caller may manage; organizations have no cache setting. */
@@ -107,13 +160,24 @@ export class CacheSettingsService {
     allow(this.#d.permissions.canManageAccount(p, account.id), 'you may change only your own settings')
   }
 
-  async #ask<T>(fn: (cp: ControlPlaneClient) => Promise<T>): Promise<T> {
+  /** The caller's name when they are a system administrator; else 403. */
+  #admin(caller: Caller): string {
+    const p = signedIn(caller)
+    allow(this.#d.permissions.isAdmin(p), 'only system administrators register and remove content caches')
+    return p.name
+  }
+
+  /** Runs `fn` against the control plane; its refusals become `refusal(err)` when that gives an error, else 503. */
+  async #ask<T>(
+    fn: (cp: ControlPlaneClient) => Promise<T>,
+    refusal: (err: ControlPlaneError) => ApiError | undefined = () => undefined,
+  ): Promise<T> {
     const cp = this.#d.controlPlane
     if (!cp) throw new ApiError('UNAVAILABLE', 'no control plane is configured (ORIGIN_CONTROL_PLANE_URL): there are no cache sites')
     try {
       return await fn(cp)
     } catch (err) {
-      if (err instanceof ControlPlaneError) throw unavailable(err.message)
+      if (err instanceof ControlPlaneError) throw refusal(err) ?? unavailable(err.message)
       throw err
     }
   }
@@ -121,6 +185,10 @@ export class CacheSettingsService {
 
 function unavailable(reason?: string): ApiError {
   return new ApiError('UNAVAILABLE', `the control plane cannot be reached${reason ? ` (${reason})` : ''}; try again later`)
+}
+
+function contentCacheView(s: Site): ContentCacheView {
+  return { id: s.id, name: s.name, host: s.url }
 }
 
 function cacheView(s: Site): CacheView {

@@ -133,6 +133,40 @@ export class ControlPlaneClient {
     return body.sites.filter(isSite)
   }
 
+  /** One site by id or name; `undefined` when the control plane has none. */
+  async getSite(ref: string): Promise<Site | undefined> {
+    try {
+      const body = await this.#call('GET', `/sites/${encodeURIComponent(ref)}`, undefined, this.#o.apiTimeoutMs)
+      if (!isSite(body)) throw new ControlPlaneError('the control plane answered GET /sites/{site} without a site')
+      return body
+    } catch (err) {
+      if (err instanceof ControlPlaneError && err.status === 404) return undefined
+      throw err
+    }
+  }
+
+  /**
+   * Creates a site for the system administrator `admin`: the request carries a token the origin mints for that
+   * admin alone (`controlplane:admin:*`, one minute), as the admin's own `wharf` CLI would, so the origin's service
+   * token keeps its narrow scope and the control plane sees who asked.
+   */
+  async createSite(admin: string, fields: { name: string; url: string }): Promise<Site> {
+    const body = await this.#call('POST', '/sites', fields, this.#o.apiTimeoutMs, admin)
+    if (!isSite(body)) throw new ControlPlaneError('the control plane answered POST /sites without a site')
+    return body
+  }
+
+  /** Removes a site for the system administrator `admin` (see createSite); false when there was none. */
+  async deleteSite(admin: string, ref: string): Promise<boolean> {
+    try {
+      await this.#call('DELETE', `/sites/${encodeURIComponent(ref)}`, undefined, this.#o.apiTimeoutMs, admin)
+      return true
+    } catch (err) {
+      if (err instanceof ControlPlaneError && err.status === 404) return false
+      throw err
+    }
+  }
+
   /** The site (by name or id, as the control plane keeps it) a user is explicitly assigned to, or null. */
   async getUserAssignment(user: string): Promise<string | null> {
     try {
@@ -192,7 +226,13 @@ export class ControlPlaneClient {
     this.#suppressed = 0
   }
 
-  async #call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+  async #call(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    admin?: string,
+  ): Promise<unknown> {
     const base = this.#o.baseUrl.href.replace(/\/+$/, '')
     const url = `${base}/api/v0${path}`
     let res
@@ -201,7 +241,7 @@ export class ControlPlaneClient {
         method,
         dispatcher: this.#agent,
         headers: {
-          authorization: `Bearer ${await this.#serviceToken()}`,
+          authorization: `Bearer ${admin === undefined ? await this.#serviceToken() : await this.#adminToken(admin)}`,
           accept: 'application/json',
           'user-agent': 'wharf-origin',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -255,7 +295,30 @@ export class ControlPlaneClient {
     this.#token = { jwt, exp, kid }
     return jwt
   }
+
+  /**
+   * A token for the system administrator `admin`, minted only for a request that admin made on the origin's API
+   * (the caller checks that they are one). Its kind is `service`, which the registry refuses, so it opens nothing on
+   * /v2/ even if it leaked.
+   */
+  async #adminToken(admin: string): Promise<string> {
+    const now = Math.floor(this.#o.now() / 1000)
+    const { kid, key } = this.#o.keys.signing()
+    return new SignJWT({ kind: SERVICE_TOKEN_KIND, access: [{ type: 'controlplane', name: 'admin', actions: ['*'] }] })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
+      .setIssuer(this.#o.issuer)
+      .setSubject(admin)
+      .setAudience(this.#o.audience)
+      .setIssuedAt(now)
+      .setNotBefore(now - 1)
+      .setExpirationTime(now + ADMIN_RELAY_TTL_S)
+      .setJti(randomUUID())
+      .sign(key)
+  }
 }
+
+/** A relayed admin request's token: `sub` the admin, access `controlplane:admin:*`, one minute, never cached. */
+const ADMIN_RELAY_TTL_S = 60
 
 function parseResolution(body: unknown): Resolution {
   const b = body as { site?: unknown; rule?: unknown; detail?: unknown } | null

@@ -56,6 +56,14 @@ export class GrantsService {
     return pageOf(views, keyOf, last, limit)
   }
 
+  /** The role the subject holds on the scope; 404 when it holds none. */
+  get(caller: Caller, scopeType: ScopeType, scope: string, subjectType: SubjectType, subject: string): GrantView {
+    this.#authorize(caller, scopeType, scope)
+    const grant = this.#find(scopeType, scope, subjectType, this.#subjectId(scope, subjectType, subject))
+    if (!grant) throw new ApiError('NOT_FOUND', `${subjectType} ${subject} holds no role on ${scope}`)
+    return view(grant)
+  }
+
   /** Gives `role` to the subject on the scope, replacing the role it had there. */
   set(
     caller: Caller,

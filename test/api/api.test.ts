@@ -15,10 +15,11 @@ afterAll(async () => {
 })
 
 describe('/api/v0 errors', () => {
-  it('answers unknown paths and methods with a JSON 404', async () => {
+  it('answers unknown paths with a JSON 404', async () => {
     for (const [method, path] of [
       ['GET', '/nope'],
-      ['DELETE', '/accounts'],
+      ['DELETE', '/nope/accounts'],
+      ['PUT', '/repositories/acme/roles/_grants/robots/x'],
       ['GET', '/'],
     ] as const) {
       const res = await api.call(method, path, TEST_ADMIN)
@@ -28,6 +29,22 @@ describe('/api/v0 errors', () => {
         code: 'NOT_FOUND',
         message: expect.stringContaining(path === '/' ? '/api/v0' : path),
       })
+    }
+  })
+
+  it('answers a known path asked with another method with a JSON 405 and Allow', async () => {
+    for (const [method, path, allow] of [
+      ['DELETE', '/accounts', 'GET, HEAD, POST'],
+      ['PUT', '/meta/settings', 'GET, HEAD, POST, PATCH'],
+      ['POST', '/accounts/alice', 'GET, HEAD, PATCH, DELETE'],
+      ['GET', '/meta/keys/rotate', 'POST'],
+      ['POST', '/repositories/acme/app/teamAccess/devs', 'PUT, DELETE'],
+    ] as const) {
+      const res = await api.call(method, path, TEST_ADMIN)
+      expect(res.status, `${method} ${path}`).toBe(405)
+      expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow)
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/)
+      expect(res.body.error).toMatchObject({ code: 'METHOD_NOT_ALLOWED', message: expect.stringContaining(path) })
     }
   })
 

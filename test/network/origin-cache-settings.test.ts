@@ -60,13 +60,13 @@ describe('/api/v0/accounts/{name}/settings', () => {
   it('starts with no cache site: pulls go where the rules send them', async () => {
     const res = await net.api.call('GET', '/accounts/alice/settings', alice)
     expect(res.status).toBe(200)
-    expect(res.body).toEqual({ cacheSite: null, effectiveCache: { site: null, rule: 'origin' } })
+    expect(res.body).toEqual({ cacheSite: null, ContentCacheUUID: '', effectiveCache: { site: null, rule: 'origin' } })
   })
 
   it('lets users choose their own cache site, which becomes their control plane assignment', async () => {
     const res = await net.api.call('PATCH', '/accounts/alice/settings', alice, { cacheSite: 'edge-1' })
     expect(res.status, JSON.stringify(res.body)).toBe(200)
-    expect(res.body).toEqual({ cacheSite: 'edge-1', effectiveCache: { site: 'edge-1', rule: 'user' } })
+    expect(res.body).toEqual({ cacheSite: 'edge-1', ContentCacheUUID: edge.id, effectiveCache: { site: 'edge-1', rule: 'user' } })
     expect(net.fake.assignments.get('alice')).toBe('edge-1')
     const put = net.fake.requests.find((r) => r.method === 'PUT')!
     expect(put).toMatchObject({ path: '/api/v0/assignments/user/alice', body: { site: 'edge-1' }, outcome: 'ok' })
@@ -84,7 +84,7 @@ describe('/api/v0/accounts/{name}/settings', () => {
     // a site that is down is a valid choice; the control plane's rules then pass it over
     const res = await net.api.call('PATCH', '/accounts/alice/settings', alice, { cacheSite: 'edge-east' })
     expect(res.status).toBe(200)
-    expect(res.body).toEqual({ cacheSite: 'edge-east', effectiveCache: { site: null, rule: 'origin' } })
+    expect(res.body).toEqual({ cacheSite: 'edge-east', ContentCacheUUID: east.id, effectiveCache: { site: null, rule: 'origin' } })
   })
 
   it('lets an admin read and change any user’s setting, and clear it', async () => {

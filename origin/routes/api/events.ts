@@ -1,9 +1,26 @@
 import { Hono } from 'hono'
+import { z } from 'zod'
+import { strict } from '../../../lib/validation.ts'
 import type { ApiEnv } from '../../http/api-auth.ts'
-import { ApiError } from '../../http/api-errors.ts'
 import type { EventFilter } from '../../storage/events-store.ts'
-import { caller, paging, parseTime } from './input.ts'
+import { caller, PAGE, query, time } from './input.ts'
 import type { ApiServices } from './services.ts'
+
+/** An empty parameter counts as absent. */
+const blank = (v: unknown) => (v === '' ? undefined : v)
+const FILTER = z.preprocess(blank, z.string().transform((v) => v.slice(0, 1000)).optional())
+const BEFORE_ERROR = 'must be an event id (the next of the previous page)'
+
+const EVENTS_QUERY = strict({
+  limit: PAGE.limit,
+  actor: FILTER,
+  action: FILTER,
+  targetType: FILTER,
+  target: FILTER,
+  since: z.preprocess(blank, time().optional()),
+  until: z.preprocess(blank, time().optional()),
+  before: z.preprocess(blank, z.string().regex(/^\d{1,15}$/, { error: BEFORE_ERROR }).transform(Number).optional()),
+})
 
 /**
  * The event log, newest first: GET /events?actor=&action=&targetType=&target=&since=&until=&before=&limit=
@@ -12,26 +29,12 @@ import type { ApiServices } from './services.ts'
 export function eventRoutes({ audit }: ApiServices) {
   const app = new Hono<ApiEnv>()
 
-  app.get('/events', (c) => {
-    const { limit } = paging(c)
-    const q = (k: string) => {
-      const v = c.req.query(k)
-      return v === '' ? undefined : v
-    }
-    const filter: EventFilter = { limit }
-    for (const key of ['actor', 'action', 'targetType', 'target'] as const) {
-      const v = q(key)
-      if (v !== undefined) filter[key] = v.slice(0, 1000)
-    }
-    const since = q('since')
-    const until = q('until')
-    const before = q('before')
-    if (since !== undefined) filter.since = parseTime(since, 'since')
-    if (until !== undefined) filter.until = parseTime(until, 'until')
-    if (before !== undefined) {
-      if (!/^\d{1,15}$/.test(before))
-        throw new ApiError('BAD_REQUEST', 'before must be an event id (the next of the previous page)')
-      filter.before = Number(before)
+  app.get('/events', query(EVENTS_QUERY), (c) => {
+    const q = c.req.valid('query')
+    const filter: EventFilter = { limit: q.limit }
+    for (const key of ['actor', 'action', 'targetType', 'target', 'since', 'until', 'before'] as const) {
+      const v = q[key]
+      if (v !== undefined) (filter as Record<typeof key, unknown>)[key] = v
     }
     const page = audit.list(caller(c), filter)
     return c.json({ events: page.items, next: page.next })

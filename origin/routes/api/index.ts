@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { OriginDeps } from '../../app.ts'
 import { apiAuth, type ApiEnv } from '../../http/api-auth.ts'
+import { allowedMethods } from '../../../lib/allowed-methods.ts'
 import { ApiError } from '../../http/api-errors.ts'
 import { accountRoutes } from './accounts.ts'
 import { cacheRoutes } from './caches.ts'
@@ -61,8 +62,16 @@ export function apiRoutes(deps: OriginDeps) {
   api.route('/', cacheRoutes(services))
   api.route('/meta/ldap', ldapApiRoutes(deps))
 
-  // route() does not carry notFound, so the fallthrough is a route of its own
+  // route() does not carry notFound, so the fallthrough is a route of its own: a known path asked with another
+  // method is a 405 naming the methods it takes (routes are relative to the mount, so is the path looked up)
+  const allowed = allowedMethods(api)
   api.all('*', (c) => {
+    const methods = allowed(c.req.path.replace(/^\/api\/v0(?=\/|$)/, '') || '/')
+    if (methods.length > 0)
+      throw new ApiError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`, {
+        headers: { Allow: methods.join(', ') },
+        detail: { allow: methods },
+      })
     throw new ApiError('NOT_FOUND', `no API endpoint ${c.req.method} ${c.req.path}`)
   })
   return api

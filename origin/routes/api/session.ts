@@ -3,7 +3,8 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { OriginConfig } from '../../config.ts'
 import { SESSION_COOKIE, type ApiEnv } from '../../http/api-auth.ts'
 import { clientAddress } from '../../http/client-address.ts'
-import { caller, readJson, text } from './input.ts'
+import { strict, text } from '../../../lib/validation.ts'
+import { caller, json } from './input.ts'
 import type { ApiServices } from './services.ts'
 
 /** Web sign-in: POST /login sets the session cookie, POST /logout ends it, GET /me says who is calling. */
@@ -16,11 +17,8 @@ export function sessionRoutes({ sessions, accounts }: ApiServices, config: Reado
     secure: config.publicUrl.protocol === 'https:',
   } as const
 
-  app.post('/login', async (c) => {
-    const { username, password } = await readJson(c, {
-      username: text({ min: 1, max: 200 }),
-      password: text({ min: 1, max: 1024 }),
-    })
+  app.post('/login', json(strict({ username: text(200, 1), password: text(1024, 1) })), async (c) => {
+    const { username, password } = c.req.valid('json')
     const session = await sessions.start(username, password, clientAddress(c))
     setCookie(c, SESSION_COOKIE, session.cookie, { ...cookie, maxAge: Math.floor(config.sessionTtlMs / 1000) })
     c.set('principal', session.user)
