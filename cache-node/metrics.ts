@@ -1,6 +1,20 @@
 /** How a request for content was answered. */
 export type CacheOutcome = 'hit' | 'miss' | 'coalesced' | 'stale'
 
+/**
+ * The `cache` label of a content request: its cache outcome, or, for one answered without content, why: `auth`
+ * (401 or 403: a challenge or a refusal, as every first request of docker and podman gets), `not_found` (404),
+ * `refused` (another 4xx) or `error` (a 5xx, or no answer).
+ */
+export type RequestOutcome = CacheOutcome | 'auth' | 'not_found' | 'refused' | 'error'
+
+export function requestOutcome(cache: CacheOutcome | undefined, status: number): RequestOutcome {
+  if (cache !== undefined) return cache
+  if (status === 401 || status === 403) return 'auth'
+  if (status === 404) return 'not_found'
+  return status >= 400 && status < 500 ? 'refused' : 'error'
+}
+
 /** Repositories beyond this many share the label `repository="_other"`, so a scan cannot blow up the series. */
 export const MAX_REPOSITORY_SERIES = 1000
 
@@ -175,9 +189,15 @@ export class Metrics {
   usage: UsageSink | undefined
 
   /** One finished content request. */
-  request(r: { kind: string; cache: CacheOutcome | undefined; repository: string | undefined; bytes: number }): void {
+  request(r: {
+    kind: string
+    cache: CacheOutcome | undefined
+    status: number
+    repository: string | undefined
+    bytes: number
+  }): void {
     if (r.repository !== undefined) this.usage?.request({ repository: r.repository, cache: r.cache, bytes: r.bytes })
-    const cache = r.cache ?? 'error'
+    const cache = requestOutcome(r.cache, r.status)
     this.#requests.add({ kind: r.kind, cache }, 1)
     if (r.cache === 'hit' || r.cache === 'stale') this.#hits.add({ kind: r.kind }, 1)
     else if (r.cache === 'miss' || r.cache === 'coalesced') this.#misses.add({ kind: r.kind }, 1)

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
-import type { Metrics } from '../metrics.ts'
+import { requestOutcome, type Metrics } from '../metrics.ts'
 import type { AppEnv } from './env.ts'
 import { setResponseHeader } from '../../lib/node-io.ts'
 
 /**
  * Gives each request a child logger and writes one completion line when the response is done: method, path,
- * status, bytes, duration and, for content, kind, repository, upstream and `cache` (hit, miss, coalesced, stale).
+ * status, bytes, duration and, for content, kind, repository, upstream and `cache` (hit, miss, coalesced, stale;
+ * or auth, not_found, refused, error for a request answered without content: see requestOutcome).
  * The same record feeds the metrics. On the Node server the line is written when the socket response closes, so
  * streamed bodies are timed to their last byte and a client that went away shows as `aborted`.
  */
@@ -34,7 +35,7 @@ export function requestLog(root: Logger, metrics: Metrics): MiddlewareHandler<Ap
                 kind: served.kind,
                 repository: served.repository,
                 upstream: served.upstream,
-                cache: served.cache ?? 'error',
+                cache: requestOutcome(served.cache, status),
               }
             : {}),
           ...(aborted ? { aborted } : {}),
@@ -42,7 +43,13 @@ export function requestLog(root: Logger, metrics: Metrics): MiddlewareHandler<Ap
         'request',
       )
       if (served.kind)
-        metrics.request({ kind: served.kind, cache: served.cache, repository: served.repository, bytes: served.bytes })
+        metrics.request({
+          kind: served.kind,
+          cache: served.cache,
+          status,
+          repository: served.repository,
+          bytes: served.bytes,
+        })
     }
     const outgoing = c.env?.outgoing
     if (outgoing) outgoing.once('close', () => line(outgoing.statusCode, !outgoing.writableFinished))

@@ -134,12 +134,14 @@ function counters(list: UsageSum[]): Counters {
   let misses = 0
   let bytesServed = 0
   let bytesFromUpstream = 0
+  let originEgressSaved = 0
   for (const s of list) {
     requests += s.requests
     hits += s.hits
     misses += s.misses
     bytesServed += s.bytesToClients
     bytesFromUpstream += s.bytesFromUpstream
+    originEgressSaved += s.originEgressSaved
   }
   return {
     requests,
@@ -148,7 +150,7 @@ function counters(list: UsageSum[]): Counters {
     hitRatio: hits + misses === 0 ? null : hits / (hits + misses),
     bytesServed,
     bytesFromUpstream,
-    originEgressSaved: bytesServed - bytesFromUpstream,
+    originEgressSaved,
   }
 }
 

@@ -23,6 +23,12 @@ export interface UsageSum {
   misses: number
   bytesToClients: number
   bytesFromUpstream: number
+  /**
+   * Bytes sent to clients minus bytes fetched from upstream, taken per (site, repository, hour) and never below 0
+   * there: an hour whose fetches outweigh what it sent (a HEAD makes the cache fetch a manifest it does not send)
+   * saved nothing; its bytes still count in bytesFromUpstream.
+   */
+  originEgressSaved: number
 }
 
 export interface UsageQuery {
@@ -54,7 +60,8 @@ export class UsageStore {
       bytes_from_upstream = bytes_from_upstream + excluded.bytes_from_upstream`)
     this.#sum = db.prepare(`SELECT hour - hour % @bucketMs AS period, site_id AS siteId, repository,
       SUM(requests) AS requests, SUM(hits) AS hits, SUM(misses) AS misses, SUM(bytes_to_clients) AS bytesToClients,
-      SUM(bytes_from_upstream) AS bytesFromUpstream
+      SUM(bytes_from_upstream) AS bytesFromUpstream,
+      SUM(MAX(0, bytes_to_clients - bytes_from_upstream)) AS originEgressSaved
       FROM usage WHERE hour >= @from AND hour < @to
         AND (@siteId IS NULL OR site_id = @siteId) AND (@repository IS NULL OR repository = @repository)
       GROUP BY period, site_id, repository ORDER BY period, site_id, repository`)

@@ -146,6 +146,15 @@ describe('private content', () => {
     })
   }
 
+  it('counts a challenge as cache="auth", not as an error of the cache', async () => {
+    const res = await manifest(cache.url, 'alice/never-pushed', 'v1')
+    expect(res.status).toBe(401)
+    const text = await (await fetch(`${cache.url}/metrics`)).text()
+    expect(text).toMatch(/^wharf_cache_repository_requests_total\{repository="alice\/never-pushed",cache="auth"\} 1$/m)
+    expect(text).toMatch(/^wharf_cache_requests_total\{kind="manifest",cache="auth"\} \d+$/m)
+    expect(text).not.toMatch(/cache="error"/)
+  })
+
   it('is served with a token for the repository, which the cache forwards to fill', async () => {
     const token = await tokenFor(origin.url, [scope], alice)
     const res = await blob(cache.url, 'alice/private', secret.config.digest, { token })

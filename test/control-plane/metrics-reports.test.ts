@@ -88,6 +88,23 @@ describe('bandwidth reports', () => {
     expect((await report(`${RANGE}&top=1`)).body.topRepositories).toHaveLength(1)
   })
 
+  test('an hour that fetched more than it sent saved nothing: the bytes count as from upstream, not as a negative saving', async () => {
+    const day = (h: string) => `2026-03-05T${h}:00:00.000Z`
+    // hour 10: HEADs made the cache fetch 300 bytes of manifests it never sent; hour 11: the GETs were hits
+    await send(us, 'head-1', [entry('team/headed', day('10'), { requests: 3, hits: 0, misses: 3, bytesToClients: 0, bytesFromUpstream: 300 })])
+    await send(us, 'head-2', [entry('team/headed', day('11'), { requests: 2, hits: 2, misses: 0, bytesToClients: 1000, bytesFromUpstream: 0 })])
+    const q = `from=${encodeURIComponent('2026-03-05T00:00:00Z')}&to=${encodeURIComponent('2026-03-06T00:00:00Z')}&repository=team/headed`
+    const hours = (await report(`${q}&granularity=hour`)).body
+    expect(hours.rows.map((r: { bytesFromUpstream: number; originEgressSaved: number }) => [r.bytesFromUpstream, r.originEgressSaved])).toEqual([
+      [300, 0],
+      [0, 1000],
+    ])
+    // a day, a site and a repository total are the sums of their hours
+    const days = (await report(`${q}&granularity=day`)).body
+    expect(days.rows).toEqual([expect.objectContaining({ bytesServed: 1000, bytesFromUpstream: 300, originEgressSaved: 1000 })])
+    expect(days.sites).toEqual([expect.objectContaining({ site: 'us', bytesFromUpstream: 300, originEgressSaved: 1000 })])
+  })
+
   test('from is inclusive and rounded down, to exclusive and rounded up (the hour under way counts)', async () => {
     const r = (await report(`from=${encodeURIComponent('2026-03-01T10:59:59Z')}&to=${encodeURIComponent('2026-03-01T11:00:00Z')}&granularity=hour`)).body
     expect(r.from).toBe(H('10'))
