@@ -17,6 +17,8 @@ const root = join(import.meta.dirname, '..')
 const dataDir = resolve(process.env.WHARF_DATA_DIR ?? join(root, 'data'))
 const originDataDir = process.env.ORIGIN_DATA_DIR ?? join(dataDir, 'origin')
 const children: ChildProcess[] = []
+/** How often the local cache delivers its counters (CONTROL_PLANE_METRICS_INTERVAL; 60s outside npm start). */
+const LOCAL_METRICS_INTERVAL = '10s'
 
 function start(program: string, env: Record<string, string>, readyPattern: RegExp): Promise<string> {
   const child = spawn(process.execPath, ['--import', 'tsx', `${program}/main.ts`], {
@@ -128,6 +130,8 @@ try {
       CONTROL_PLANE_DATA_DIR: process.env.CONTROL_PLANE_DATA_DIR ?? join(dataDir, 'control-plane'),
       CONTROL_PLANE_ORIGIN_URL: `http://${originHost}`,
       CONTROL_PLANE_LOG_LEVEL: process.env.CONTROL_PLANE_LOG_LEVEL ?? 'warn',
+      // counters reach the report one delivery after the pull: every 10 s here rather than every minute
+      CONTROL_PLANE_METRICS_INTERVAL: process.env.CONTROL_PLANE_METRICS_INTERVAL ?? LOCAL_METRICS_INTERVAL,
     },
     /^WHARF_CONTROL_PLANE_READY (\S+)$/,
   )
@@ -179,7 +183,7 @@ Pull: the manifest comes from the origin, the layers from the cache site (a 307 
   docker rmi ${originHost}/${user}/hello:1 && docker pull ${originHost}/${user}/hello:1
   curl -s http://${cacheHost}/metrics | grep wharf_cache_bytes_to_clients_total
 
-Sites, assignment and the bandwidth report (counters arrive every minute) with the wharf tool:
+Sites, assignment and the bandwidth report (a pull is counted there within ${process.env.CONTROL_PLANE_METRICS_INTERVAL ?? LOCAL_METRICS_INTERVAL}) with the wharf tool:
   export WHARF_CONTROL_PLANE_URL=http://${controlPlaneHost} WHARF_USERNAME=${user} WHARF_PASSWORD='${pw}'
   bin/wharf sites list
   bin/wharf assign resolve --user ${user} --address 127.0.0.1
@@ -190,7 +194,8 @@ podman and skopeo need --tls-verify=false for plain HTTP:
   echo '${pw}' | podman login --tls-verify=false ${originHost} -u ${user} --password-stdin
   skopeo inspect --tls-verify=false docker://${originHost}/${user}/hello:1
 
-Users, organizations, teams, repositories and tokens: the JSON API at http://${originHost}/api/v0/ (README.md).
+Users, organizations, teams, repositories and tokens: the JSON API under http://${originHost}/api/v0/ (README.md), e.g.
+  curl -u '${user}:${pw}' http://${originHost}/api/v0/me
 
 Ctrl-C stops Wharf.`)
 } catch (err) {
