@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import { parseBearerChallenge } from '../oci/challenge.ts'
 import { ApiCallError } from './errors.ts'
 
@@ -50,6 +51,20 @@ export class ControlPlaneClient {
       throw new ApiCallError(`${method} ${path}: ${res.status} ${err?.code ?? ''} ${message}`.replace(/\s+/g, ' '), res.status, err?.code)
     }
     return answer
+  }
+
+  /**
+   * Calls the API and reads the answer with `schema`, one of the control plane's own (control-plane/schemas.ts): an
+   * answer of another shape is an ApiCallError naming what is off, not a crash further on.
+   */
+  async read<T extends z.ZodType>(schema: T, method: string, path: string, body?: unknown): Promise<z.output<T>> {
+    const answer = await this.call(method, path, body)
+    const parsed = schema.safeParse(answer.body)
+    if (!parsed.success) {
+      const where = parsed.error.issues.map((i) => `${i.path.join('.') || 'the answer'}: ${i.message}`).join('; ')
+      throw new ApiCallError(`${method} ${path}: the control plane answered in a shape this wharf does not know (${where})`, answer.status)
+    }
+    return parsed.data
   }
 
   async #send(method: string, path: string, body: unknown, accept: string): Promise<Response> {

@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import { Agent } from 'undici'
+import { allowedMethods } from '../lib/allowed-methods.ts'
 import { OriginKeys } from '../lib/origin-keys.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import type { ControlPlaneDeps } from './deps.ts'
@@ -129,7 +130,14 @@ export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
   api.route('/networks', networkRoutes(deps))
   api.route('/reports', reportRoutes(deps))
   api.route('/', nodeRoutes(deps))
+  // a known path asked with another method is a 405 naming the methods it takes
+  const allowed = allowedMethods(api)
   api.all('*', (c) => {
+    const methods = allowed(c.req.path.replace(/^\/api\/v0(?=\/|$)/, '') || '/')
+    if (methods.length > 0)
+      throw new ApiError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`, {
+        headers: { Allow: methods.join(', ') },
+      })
     throw new ApiError('NOT_FOUND', `no such endpoint: ${c.req.method} ${c.req.path}`)
   })
   app.route('/api/v0', api)

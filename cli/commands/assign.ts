@@ -1,3 +1,5 @@
+import type { z } from 'zod'
+import { AssignmentList, AssignmentView, Resolution, type AssignmentPut, type ResolveRequest } from '../../control-plane/schemas.ts'
 import { arg, list, noExtra, opt, pretty, type Command } from '../command.ts'
 import { UsageError } from '../errors.ts'
 import { table } from '../format.ts'
@@ -23,7 +25,8 @@ export const assignCommands: Command[] = [
       noExtra(ctx, 2)
       const site = opt(ctx.values, 'site')
       if (!site) throw new UsageError('--site is required')
-      const a = (await ctx.api.call('PUT', path(k, subject), { site })).body
+      const put: AssignmentPut = { site }
+      const a = await ctx.api.read(AssignmentView, 'PUT', path(k, subject), put)
       if (ctx.json) return ctx.out(pretty(a))
       ctx.out(`${k} ${subject} → ${site}\n`)
     },
@@ -46,9 +49,7 @@ export const assignCommands: Command[] = [
     summary: 'list assignments',
     async run(ctx) {
       noExtra(ctx, 0)
-      const { assignments } = (await ctx.api.call('GET', '/assignments')).body as {
-        assignments: { kind: string; subject: string; site: string }[]
-      }
+      const { assignments } = await ctx.api.read(AssignmentList, 'GET', '/assignments')
       if (ctx.json) return ctx.out(pretty(assignments))
       ctx.out(table(['KIND', 'SUBJECT', 'SITE'], assignments.map((a) => [a.kind, a.subject, a.site])))
     },
@@ -65,14 +66,12 @@ export const assignCommands: Command[] = [
     },
     async run(ctx) {
       noExtra(ctx, 0)
-      const body: Record<string, unknown> = { teams: list(ctx.values, 'team'), orgs: list(ctx.values, 'org') }
-      if (opt(ctx.values, 'user')) body.user = opt(ctx.values, 'user')
-      if (opt(ctx.values, 'address')) body.address = opt(ctx.values, 'address')
-      const r = (await ctx.api.call('POST', '/assignments/resolve', body)).body as {
-        site: { id: string; name: string; url: string; chain: string[] } | null
-        rule: string
-        detail: string
-      }
+      const body: z.input<typeof ResolveRequest> = { teams: list(ctx.values, 'team'), orgs: list(ctx.values, 'org') }
+      const user = opt(ctx.values, 'user')
+      const address = opt(ctx.values, 'address')
+      if (user) body.user = user
+      if (address) body.address = address
+      const r = await ctx.api.read(Resolution, 'POST', '/assignments/resolve', body)
       if (ctx.json) return ctx.out(pretty(r))
       ctx.out(
         r.site

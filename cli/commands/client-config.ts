@@ -1,11 +1,6 @@
 import { arg, noExtra, opt, pretty, type Command } from '../command.ts'
 import { UsageError } from '../errors.ts'
-
-interface ClientConfig {
-  site: { id: string; name: string; url: string }
-  files: { client: string; path: string; content: string; note?: string }[]
-  trust: string[]
-}
+import { ClientConfig } from '../../control-plane/schemas.ts'
 
 export const clientConfigCommand: Command = {
   name: 'client-config',
@@ -22,7 +17,7 @@ export const clientConfigCommand: Command = {
     const origin = opt(ctx.values, 'origin')
     if (origin) q.set('origin', origin)
     const qs = q.size > 0 ? `?${q}` : ''
-    const c = (await ctx.api.call('GET', `/sites/${encodeURIComponent(site)}/client-config${qs}`)).body as ClientConfig
+    const c = await ctx.api.read(ClientConfig, 'GET', `/sites/${encodeURIComponent(site)}/client-config${qs}`)
     if (ctx.json) return ctx.out(pretty(client ? c.files.filter((f) => f.client === client) : c))
     if (client) return ctx.out(c.files.find((f) => f.client === client)?.content ?? '')
     for (const f of c.files) {

@@ -2,15 +2,7 @@ import { parseDuration } from '../../lib/config.ts'
 import { arg, noExtra, opt, pretty, type Command } from '../command.ts'
 import { UsageError } from '../errors.ts'
 import { table } from '../format.ts'
-
-interface JoinToken {
-  id: string
-  site: string | null
-  expiresAt: string
-  usesLeft: number
-  createdAt?: string
-  token?: string
-}
+import { JoinTokenCreated, JoinTokenList, type JoinTokenCreate } from '../../control-plane/schemas.ts'
 
 /** `--expires-in`: seconds (3600) or a duration (1h, 30m, 7d). */
 function seconds(v: string): number {
@@ -27,7 +19,7 @@ export const joinTokenCommands: Command[] = [
     options: { site: { type: 'string' }, uses: { type: 'string' }, 'expires-in': { type: 'string' } },
     async run(ctx) {
       noExtra(ctx, 0)
-      const body: Record<string, unknown> = {}
+      const body: JoinTokenCreate = {}
       const site = opt(ctx.values, 'site')
       if (site) body.site = site
       const uses = opt(ctx.values, 'uses')
@@ -37,7 +29,7 @@ export const joinTokenCommands: Command[] = [
       }
       const expires = opt(ctx.values, 'expires-in')
       if (expires !== undefined) body.expiresIn = seconds(expires)
-      const t = (await ctx.api.call('POST', '/join-tokens', body)).body as JoinToken
+      const t = await ctx.api.read(JoinTokenCreated, 'POST', '/join-tokens', body)
       if (ctx.json) return ctx.out(pretty(t))
       ctx.out(
         `${t.token}\n\njoin token ${t.id}: ${t.site ? `joins as site ${t.site}` : 'creates a new site'}, ${t.usesLeft} use(s), expires ${t.expiresAt}\n` +
@@ -51,7 +43,7 @@ export const joinTokenCommands: Command[] = [
     summary: 'list join tokens (never their secret)',
     async run(ctx) {
       noExtra(ctx, 0)
-      const { joinTokens } = (await ctx.api.call('GET', '/join-tokens')).body as { joinTokens: JoinToken[] }
+      const { joinTokens } = await ctx.api.read(JoinTokenList, 'GET', '/join-tokens')
       if (ctx.json) return ctx.out(pretty(joinTokens))
       ctx.out(
         table(

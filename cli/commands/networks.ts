@@ -1,14 +1,8 @@
 import { arg, noExtra, number, opt, pretty, type Command } from '../command.ts'
 import { UsageError } from '../errors.ts'
 import { table } from '../format.ts'
-
-interface Network {
-  id: string
-  cidr: string
-  latitude: number
-  longitude: number
-  label: string | null
-}
+import type { z } from 'zod'
+import { NetworkList, NetworkView, type NetworkCreate } from '../../control-plane/schemas.ts'
 
 export const networkCommands: Command[] = [
   {
@@ -17,7 +11,7 @@ export const networkCommands: Command[] = [
     summary: 'list networks with a location (for private addresses)',
     async run(ctx) {
       noExtra(ctx, 0)
-      const { networks } = (await ctx.api.call('GET', '/networks')).body as { networks: Network[] }
+      const { networks } = await ctx.api.read(NetworkList, 'GET', '/networks')
       if (ctx.json) return ctx.out(pretty(networks))
       ctx.out(
         table(
@@ -38,9 +32,10 @@ export const networkCommands: Command[] = [
       const latitude = number(opt(ctx.values, 'latitude'), 'latitude')
       const longitude = number(opt(ctx.values, 'longitude'), 'longitude')
       if (latitude === undefined || longitude === undefined) throw new UsageError('--latitude and --longitude are required')
-      const body: Record<string, unknown> = { cidr, latitude, longitude }
-      if (opt(ctx.values, 'label') !== undefined) body.label = opt(ctx.values, 'label')
-      const n = (await ctx.api.call('POST', '/networks', body)).body as Network
+      const body: z.input<typeof NetworkCreate> = { cidr, latitude, longitude }
+      const label = opt(ctx.values, 'label')
+      if (label !== undefined) body.label = label
+      const n = await ctx.api.read(NetworkView, 'POST', '/networks', body)
       if (ctx.json) return ctx.out(pretty(n))
       ctx.out(`added network ${n.cidr} (${n.id})\n`)
     },

@@ -1,25 +1,7 @@
 import { noExtra, opt, pretty, type Command } from '../command.ts'
 import { UsageError } from '../errors.ts'
 import { bytes, percent, table } from '../format.ts'
-
-interface Counters {
-  requests: number
-  hits: number
-  misses: number
-  hitRatio: number | null
-  bytesServed: number
-  bytesFromUpstream: number
-  originEgressSaved: number
-}
-
-interface Report {
-  from: string
-  to: string
-  granularity: string
-  rows: ({ period: string; site: string; repository: string } & Counters)[]
-  sites: ({ site: string } & Counters)[]
-  topRepositories: ({ repository: string } & Counters)[]
-}
+import { BandwidthReport, type Counters } from '../../control-plane/schemas.ts'
 
 const cols = (c: Counters) => [c.requests, c.hits, c.misses, percent(c.hitRatio), bytes(c.bytesServed), bytes(c.bytesFromUpstream), bytes(c.originEgressSaved)]
 const COLS = ['REQUESTS', 'HITS', 'MISSES', 'HIT RATIO', 'SERVED', 'FROM UPSTREAM', 'ORIGIN SAVED']
@@ -52,7 +34,7 @@ export const reportCommand: Command = {
       const res = await ctx.api.call('GET', `/reports/bandwidth?${q}`, undefined, 'text/csv')
       return ctx.out(String(res.body ?? ''))
     }
-    const r = (await ctx.api.call('GET', `/reports/bandwidth?${q}`)).body as Report
+    const r = await ctx.api.read(BandwidthReport, 'GET', `/reports/bandwidth?${q}`)
     if (format === 'json') return ctx.out(pretty(r))
     ctx.out(`bandwidth from ${r.from} to ${r.to}, per ${r.granularity}\n\n`)
     if (r.rows.length === 0) return ctx.out('no traffic reported in this range\n')

@@ -3,21 +3,10 @@ import { parseBytes } from '../../lib/config.ts'
 import { arg, list, noExtra, number, opt, pretty, type Command, type Ctx, type Values } from '../command.ts'
 import { UsageError } from '../errors.ts'
 import { bytes, percent, table } from '../format.ts'
+import { HealthView, SiteList, SiteView, type SitePatch } from '../../control-plane/schemas.ts'
+import type { z } from 'zod'
 
-interface Site {
-  id: string
-  name: string
-  url: string | null
-  region: string | null
-  latitude: number | null
-  longitude: number | null
-  networks: string[]
-  parent: string | null
-  capacityBytes: number | null
-  isDefault: boolean
-  health: { state: string; since: string | null; lastHeartbeatAt: string | null }
-  stats: { version: string; diskUsedBytes: number; hitRatio: number | null } | null
-}
+type SiteFields = z.input<typeof SitePatch>
 
 const FIELD_OPTIONS = {
   url: { type: 'string' },
@@ -32,8 +21,8 @@ const FIELD_OPTIONS = {
 } as const
 
 /** The site fields the flags set (only those given). */
-function fields(v: Values): Record<string, unknown> {
-  const body: Record<string, unknown> = {}
+function fields(v: Values): SiteFields {
+  const body: SiteFields = {}
   if (opt(v, 'url') !== undefined) body.url = opt(v, 'url')
   if (opt(v, 'region') !== undefined) body.region = opt(v, 'region')
   const lat = number(opt(v, 'latitude'), 'latitude')
@@ -60,7 +49,7 @@ function fields(v: Values): Record<string, unknown> {
   return body
 }
 
-function showSite(ctx: Ctx, s: Site): void {
+function showSite(ctx: Ctx, s: SiteView): void {
   if (ctx.json) return ctx.out(pretty(s))
   const rows: [string, string][] = [
     ['id', s.id],
@@ -88,7 +77,7 @@ export const siteCommands: Command[] = [
     summary: 'list the sites with their health',
     async run(ctx) {
       noExtra(ctx, 0)
-      const { sites } = (await ctx.api.call('GET', '/sites')).body as { sites: Site[] }
+      const { sites } = await ctx.api.read(SiteList, 'GET', '/sites')
       if (ctx.json) return ctx.out(pretty(sites))
       ctx.out(
         table(
@@ -105,7 +94,7 @@ export const siteCommands: Command[] = [
     async run(ctx) {
       const site = arg(ctx, 0, 'site')
       noExtra(ctx, 1)
-      showSite(ctx, (await ctx.api.call('GET', `/sites/${encodeURIComponent(site)}`)).body as Site)
+      showSite(ctx, await ctx.api.read(SiteView, 'GET', `/sites/${encodeURIComponent(site)}`))
     },
   },
   {
@@ -117,8 +106,7 @@ export const siteCommands: Command[] = [
     async run(ctx) {
       const name = arg(ctx, 0, 'name')
       noExtra(ctx, 1)
-      const res = await ctx.api.call('POST', '/sites', { name, ...fields(ctx.values) })
-      const s = res.body as Site
+      const s = await ctx.api.read(SiteView, 'POST', '/sites', { name, ...fields(ctx.values) })
       if (ctx.json) return ctx.out(pretty(s))
       ctx.out(`created site ${s.name} (${s.id})\n`)
     },
@@ -139,12 +127,13 @@ export const siteCommands: Command[] = [
       const site = arg(ctx, 0, 'site')
       noExtra(ctx, 1)
       const body = fields(ctx.values)
-      if (opt(ctx.values, 'name') !== undefined) body.name = opt(ctx.values, 'name')
+      const newName = opt(ctx.values, 'name')
+      if (newName !== undefined) body.name = newName
       if (ctx.values['no-parent']) body.parent = null
       if (ctx.values['no-default']) body.isDefault = false
       if (ctx.values['no-ca-cert']) body.caCertificate = null
       if (Object.keys(body).length === 0) throw new UsageError('nothing to change: give at least one option')
-      const s = (await ctx.api.call('PATCH', `/sites/${encodeURIComponent(site)}`, body)).body as Site
+      const s = await ctx.api.read(SiteView, 'PATCH', `/sites/${encodeURIComponent(site)}`, body)
       if (ctx.json) return ctx.out(pretty(s))
       ctx.out(`updated site ${s.name} (${s.id})\n`)
     },
@@ -170,12 +159,7 @@ export const siteCommands: Command[] = [
       noExtra(ctx, 1)
       const limit = opt(ctx.values, 'limit')
       const q = limit ? `?limit=${encodeURIComponent(limit)}` : ''
-      const h = (await ctx.api.call('GET', `/sites/${encodeURIComponent(site)}/health${q}`)).body as {
-        state: string
-        since: string | null
-        lastHeartbeatAt: string | null
-        history: { state: string; at: string; reason: string }[]
-      }
+      const h = await ctx.api.read(HealthView, 'GET', `/sites/${encodeURIComponent(site)}/health${q}`)
       if (ctx.json) return ctx.out(pretty(h))
       ctx.out(`${site}: ${h.state}${h.since ? ` since ${h.since}` : ''}; last heartbeat ${h.lastHeartbeatAt ?? 'never'}\n`)
       if (h.history.length > 0) ctx.out(`\n${table(['AT', 'STATE', 'REASON'], h.history.map((e) => [e.at, e.state, e.reason]))}`)

@@ -100,6 +100,14 @@ export class Auth {
     }
   }
 
+  /** `allow` as a middleware, for routes that check who is calling before they read the body. */
+  only(...roles: ('admin' | 'origin')[]): MiddlewareHandler<AppEnv> {
+    return async (c, next) => {
+      this.allow(c, ...roles)
+      await next()
+    }
+  }
+
   /** Lets the request through when it carries the site credential of `siteId`. */
   site(c: Context<AppEnv>, siteId: string): void {
     const caller = c.get('caller')

@@ -1,7 +1,8 @@
 import { Hono, type Context } from 'hono'
 import type { ControlPlaneDeps } from '../deps.ts'
-import { jsonBody } from '../http/body.ts'
+import { json } from '../http/body.ts'
 import type { AppEnv } from '../http/env.ts'
+import { AssignmentPut, ResolveRequest } from '../schemas.ts'
 import { AssignmentsService } from '../services/assignments.ts'
 import { PlacementService } from '../services/placement.ts'
 
@@ -9,15 +10,11 @@ import { PlacementService } from '../services/placement.ts'
 export function assignmentRoutes(d: ControlPlaneDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
-  app.post('/resolve', async (c) => {
-    d.auth.allow(c, 'admin', 'origin')
-    return c.json(await d.placement.resolve(PlacementService.parse(await jsonBody(c))))
-  })
+  app.post('/resolve', d.auth.only('admin', 'origin'), json(ResolveRequest), async (c) =>
+    c.json(await d.placement.resolve(PlacementService.checked(c.req.valid('json')))),
+  )
 
-  app.get('/', (c) => {
-    d.auth.allow(c, 'admin')
-    return c.json({ assignments: d.assignments.list() })
-  })
+  app.get('/', d.auth.only('admin'), (c) => c.json({ assignments: d.assignments.list() }))
 
   // a team subject holds a slash (org/team): the rest of the path is the subject
   const target = (c: Context<AppEnv>) => {
@@ -27,15 +24,20 @@ export function assignmentRoutes(d: ControlPlaneDeps): Hono<AppEnv> {
     else d.auth.allow(c, 'admin')
     return { kind, subject }
   }
+  // who may set an assignment is decided before its body is read
+  const allowTarget = async (c: Context<AppEnv>, next: () => Promise<void>) => {
+    target(c)
+    await next()
+  }
 
   app.get('/:kind/:subject{.+}', (c) => {
     const { kind, subject } = target(c)
     return c.json(d.assignments.get(kind, subject))
   })
 
-  app.put('/:kind/:subject{.+}', async (c) => {
+  app.put('/:kind/:subject{.+}', allowTarget, json(AssignmentPut), (c) => {
     const { kind, subject } = target(c)
-    return c.json(d.assignments.put(kind, subject, await jsonBody(c)))
+    return c.json(d.assignments.put(kind, subject, c.req.valid('json')))
   })
 
   app.delete('/:kind/:subject{.+}', (c) => {

@@ -1,7 +1,8 @@
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import type { ControlPlaneDeps } from '../deps.ts'
-import { jsonBody } from '../http/body.ts'
+import { json } from '../http/body.ts'
 import type { AppEnv } from '../http/env.ts'
+import { Heartbeat, JoinRequest, MetricsBatch } from '../schemas.ts'
 
 /** What cache nodes call: joining (join token), heartbeats and metrics (their site credential). */
 export function nodeRoutes(d: ControlPlaneDeps): Hono<AppEnv> {
@@ -10,26 +11,30 @@ export function nodeRoutes(d: ControlPlaneDeps): Hono<AppEnv> {
     heartbeatIntervalMs: d.config.heartbeatIntervalMs,
     metricsIntervalMs: d.config.metricsIntervalMs,
   }
+  // the credential is checked before the body is read
+  const joining = async (c: Context<AppEnv>, next: () => Promise<void>) => {
+    d.auth.joinToken(c)
+    await next()
+  }
+  const ownSite = async (c: Context<AppEnv>, next: () => Promise<void>) => {
+    d.auth.site(c, c.req.param('siteId') ?? '')
+    await next()
+  }
 
-  app.post('/join', async (c) => {
-    const token = d.auth.joinToken(c)
-    const { site, credential } = d.join.join(token, await jsonBody(c))
+  app.post('/join', joining, json(JoinRequest), (c) => {
+    const { site, credential } = d.join.join(d.auth.joinToken(c), c.req.valid('json'))
     c.var.log.info({ site: site.name, siteId: site.id }, 'cache node joined')
     return c.json({ site: d.sites.view(site), credential, ...intervals })
   })
 
-  app.post('/sites/:siteId/heartbeat', async (c) => {
-    const siteId = c.req.param('siteId')
-    d.auth.site(c, siteId)
-    const state = d.health.heartbeat(siteId, await jsonBody(c))
+  app.post('/sites/:siteId/heartbeat', ownSite, json(Heartbeat), (c) => {
+    const state = d.health.heartbeat(c.req.param('siteId'), c.req.valid('json'))
     return c.json({ state, ...intervals })
   })
 
-  app.post('/sites/:siteId/metrics', async (c) => {
-    const siteId = c.req.param('siteId')
-    d.auth.site(c, siteId)
-    return c.json(d.metrics.ingest(siteId, await jsonBody(c)))
-  })
+  app.post('/sites/:siteId/metrics', ownSite, json(MetricsBatch), (c) =>
+    c.json(d.metrics.ingest(c.req.param('siteId'), c.req.valid('json'))),
+  )
 
   return app
 }

@@ -1,15 +1,10 @@
 import { badRequest, notFound } from '../errors.ts'
 import type { AssignmentKind, AssignmentsStore } from '../storage/assignments-store.ts'
-import { object, onlyKeys, str } from './input.ts'
+import type { AssignmentPut, AssignmentView } from '../schemas.ts'
 import type { SitesService } from './sites.ts'
 
 export const KINDS: readonly AssignmentKind[] = ['user', 'team', 'org']
 
-export interface AssignmentView {
-  kind: AssignmentKind
-  subject: string
-  site: string
-}
 
 const SUBJECT_RE: Record<AssignmentKind, RegExp> = {
   user: /^[^\s/]{1,255}$/,
@@ -50,11 +45,9 @@ export class AssignmentsService {
     return this.#view(a)
   }
 
-  put(kind: AssignmentKind, subject: string, body: unknown): AssignmentView {
-    const input = object(body)
-    onlyKeys(input, ['site'])
-    const site = this.#sites.find(str(input.site, 'site'))
-    if (!site) throw badRequest(`site "${String(input.site)}" does not exist`)
+  put(kind: AssignmentKind, subject: string, input: AssignmentPut): AssignmentView {
+    const site = this.#sites.find(input.site)
+    if (!site) throw badRequest(`site "${input.site}" does not exist`)
     this.#store.put({ kind, subject, siteId: site.id }, this.#now())
     return { kind, subject, site: site.name }
   }

@@ -1,7 +1,7 @@
 import { badRequest } from '../errors.ts'
 import type { UsageStore, UsageSum } from '../storage/usage-store.ts'
 import { toCsv } from './csv.ts'
-import { isoTime } from './input.ts'
+import type { BandwidthQuery, BandwidthReport, Counters } from '../schemas.ts'
 import { SITE_ID_RE } from './secrets.ts'
 import type { SitesService } from './sites.ts'
 
@@ -9,33 +9,10 @@ const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 /** Default range: the 7 days before `to`. */
 export const DEFAULT_RANGE_MS = 7 * DAY_MS
-/** Top repositories listed when `top` is not given. */
-export const DEFAULT_TOP = 10
 
-export type Granularity = 'hour' | 'day'
-
-export interface Counters {
-  requests: number
-  hits: number
-  misses: number
-  hitRatio: number | null
-  bytesServed: number
-  bytesFromUpstream: number
-  originEgressSaved: number
-}
-
-export type Row = { period: string; site: string; repository: string } & Counters
-export type SiteTotal = { site: string } & Counters
-export type RepositoryTotal = { repository: string } & Counters
-
-export interface BandwidthReport {
-  from: string
-  to: string
-  granularity: Granularity
-  rows: Row[]
-  sites: SiteTotal[]
-  topRepositories: RepositoryTotal[]
-}
+export type Granularity = BandwidthReport['granularity']
+export type Row = BandwidthReport['rows'][number]
+export type { BandwidthReport, Counters } from '../schemas.ts'
 
 export const CSV_COLUMNS = [
   'period',
@@ -50,16 +27,6 @@ export const CSV_COLUMNS = [
   'originEgressSaved',
 ] as const
 
-/** The query string of `GET /reports/bandwidth`. */
-export interface ReportQuery {
-  from?: string
-  to?: string
-  granularity?: string
-  site?: string
-  repository?: string
-  top?: string
-}
-
 /** Bandwidth and hit-ratio reports from the usage counters (UTC hours and days). */
 export class BandwidthService {
   readonly #usage: UsageStore
@@ -72,18 +39,12 @@ export class BandwidthService {
     this.#now = now
   }
 
-  report(q: ReportQuery): BandwidthReport {
+  report(q: Omit<BandwidthQuery, 'format'>): BandwidthReport {
     // counters are kept per hour: `to` is rounded up (so "now" includes the hour under way), `from` down
-    const to = ceilHour(q.to === undefined ? this.#now() + 1 : isoTime(q.to, 'to'))
-    const from = floorHour(q.from === undefined ? to - DEFAULT_RANGE_MS : isoTime(q.from, 'from'))
+    const to = ceilHour(q.to === undefined ? this.#now() + 1 : q.to)
+    const from = floorHour(q.from === undefined ? to - DEFAULT_RANGE_MS : q.from)
     if (from >= to) throw badRequest(`from (${iso(from)}) must be before to (${iso(to)}) once rounded to whole hours`)
-    const granularity = q.granularity ?? 'day'
-    if (granularity !== 'hour' && granularity !== 'day') throw badRequest('granularity must be hour or day')
-    let top = DEFAULT_TOP
-    if (q.top !== undefined) {
-      if (!/^\d{1,4}$/.test(q.top)) throw badRequest('top must be a whole number from 0 to 9999')
-      top = Number(q.top)
-    }
+    const { granularity, top } = q
     let siteId: string | undefined
     if (q.site !== undefined && q.site !== '') {
       // a removed site's counters stay, under its id

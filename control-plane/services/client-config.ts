@@ -1,22 +1,10 @@
 import { badRequest } from '../errors.ts'
 import type { SiteRecord } from '../storage/sites-store.ts'
 
-export type Client = 'docker' | 'containerd' | 'podman'
-export const CLIENTS: readonly Client[] = ['docker', 'containerd', 'podman']
+import type { ClientConfig } from '../schemas.ts'
 
-export interface ClientFile {
-  client: Client
-  path: string
-  content: string
-  /** What the file does and does not do, for the operator. */
-  note?: string
-}
-
-export interface ClientConfig {
-  site: { id: string; name: string; url: string }
-  files: ClientFile[]
-  trust: string[]
-}
+export { CLIENTS, type Client, type ClientConfig } from '../schemas.ts'
+export type ClientFile = ClientConfig['files'][number]
 
 const DOCKER_HUB = 'docker.io'
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { badRequest, notFound } from '../errors.ts'
 import type { HealthEvent, HealthStore } from '../storage/health-store.ts'
 import type { HealthState, SiteRecord, SitesStore, SiteStats } from '../storage/sites-store.ts'
-import { int, num, object, rootUrl, str } from './input.ts'
+import type { Heartbeat } from '../schemas.ts'
 
 export interface HealthOptions {
   sites: SitesStore
@@ -63,18 +63,16 @@ export class HealthService {
   }
 
   /** Records a heartbeat from the site (already authenticated as that site). */
-  heartbeat(siteId: string, body: unknown): HealthState {
-    const input = object(body)
+  heartbeat(siteId: string, input: Heartbeat): HealthState {
     const stats: SiteStats = {
-      version: input.version === undefined ? '' : str(input.version, 'version', { max: 64 }),
-      diskUsedBytes: input.diskUsedBytes === undefined ? 0 : int(input.diskUsedBytes, 'diskUsedBytes'),
-      diskFreeBytes: input.diskFreeBytes === undefined ? 0 : int(input.diskFreeBytes, 'diskFreeBytes'),
-      capacityBytes: input.capacityBytes === undefined ? 0 : int(input.capacityBytes, 'capacityBytes'),
-      hitRatio: input.hitRatio === undefined || input.hitRatio === null ? null : num(input.hitRatio, 'hitRatio', 0, 1),
-      dockerMirror:
-        input.dockerMirror === undefined || input.dockerMirror === null ? null : str(input.dockerMirror, 'dockerMirror', { max: 255 }),
+      version: input.version,
+      diskUsedBytes: input.diskUsedBytes,
+      diskFreeBytes: input.diskFreeBytes,
+      capacityBytes: input.capacityBytes,
+      hitRatio: input.hitRatio,
+      dockerMirror: input.dockerMirror,
     }
-    const url = input.url === undefined || input.url === null ? null : rootUrl(input.url, 'url')
+    const url = input.url
     this.evaluate()
     const now = this.#o.now()
     return this.#o.sites.transaction(() => {

@@ -1,7 +1,8 @@
 import { ApiError, badRequest, notFound } from '../errors.ts'
 import type { JoinTokenRecord, JoinTokensStore } from '../storage/join-tokens-store.ts'
 import type { SiteFields, SiteRecord, SitesStore } from '../storage/sites-store.ts'
-import { int, iso, object, onlyKeys, str } from './input.ts'
+import type { JoinRequest, JoinTokenOptions, JoinTokenView, SitePatch } from '../schemas.ts'
+import { iso } from './input.ts'
 import {
   joinToken,
   newId,
@@ -13,19 +14,6 @@ import {
 } from './secrets.ts'
 import { EMPTY_FIELDS, type SitesService } from './sites.ts'
 
-/** Default lifetime of a join token: one hour. */
-export const DEFAULT_JOIN_TTL_S = 3600
-/** Longest lifetime of a join token: 30 days. */
-export const MAX_JOIN_TTL_S = 30 * 86_400
-
-export interface JoinTokenView {
-  id: string
-  site: string | null
-  expiresAt: string
-  usesLeft: number
-  createdAt: string
-}
-
 export interface JoinOptions {
   tokens: JoinTokensStore
   sites: SitesService
@@ -33,8 +21,8 @@ export interface JoinOptions {
   now: () => number
 }
 
-/** The fields a joining node may send. */
-const JOIN_FIELDS = ['name', 'url', 'region', 'latitude', 'longitude', 'networks', 'parent', 'capacityBytes']
+/** The site fields a joining node may set. */
+const JOIN_FIELDS = ['name', 'url', 'region', 'latitude', 'longitude', 'networks', 'parent', 'capacityBytes'] as const
 
 /** Join tokens, and joining: turning a join token into a site identity and a fresh site credential. */
 export class JoinService {
@@ -44,12 +32,10 @@ export class JoinService {
     this.#o = o
   }
 
-  create(body: unknown): { view: JoinTokenView; token: string } {
-    const input = object(body ?? {})
-    onlyKeys(input, ['site', 'expiresIn', 'uses'])
-    const site = input.site === undefined || input.site === null ? undefined : this.#o.sites.get(str(input.site, 'site'))
-    const ttl = input.expiresIn === undefined ? DEFAULT_JOIN_TTL_S : int(input.expiresIn, 'expiresIn', 1, MAX_JOIN_TTL_S)
-    const uses = input.uses === undefined ? 1 : int(input.uses, 'uses', 1, 10_000)
+  create(input: JoinTokenOptions): { view: JoinTokenView; token: string } {
+    const site = input.site === undefined || input.site === null ? undefined : this.#o.sites.get(input.site)
+    const ttl = input.expiresIn
+    const uses = input.uses
     const now = this.#o.now()
     const secret = newSecret()
     const record: JoinTokenRecord = {
@@ -77,7 +63,7 @@ export class JoinService {
    * without one creates a site from the request. Either way one use is taken and a new site credential replaces any
    * old one, all in one transaction (a refused join takes no use).
    */
-  join(token: string, body: unknown): { site: SiteRecord; credential: string } {
+  join(token: string, input: JoinRequest): { site: SiteRecord; credential: string } {
     const parsed = parseJoinToken(token)
     const record = parsed && this.#o.tokens.get(parsed.tokenId)
     if (!parsed || !record || !secretMatches(parsed.secret, record.secretHash))
@@ -85,11 +71,9 @@ export class JoinService {
     const now = this.#o.now()
     if (record.expiresAt <= now) throw new ApiError('UNAUTHORIZED', `the join token expired at ${iso(record.expiresAt)}`)
     if (record.usesLeft <= 0) throw new ApiError('UNAUTHORIZED', 'the join token has no uses left')
-    const input = object(body)
-    if (input.version !== undefined) str(input.version, 'version', { max: 64 })
     // fields a newer node may send and this control plane does not know are ignored, not refused
-    const request: Record<string, unknown> = {}
-    for (const k of JOIN_FIELDS) if (input[k] !== undefined) request[k] = input[k]
+    const request: SitePatch = {}
+    for (const k of JOIN_FIELDS) if (input[k] !== undefined) Object.assign(request, { [k]: input[k] })
 
     return this.#o.siteStore.transaction(() => {
       let siteId: string
@@ -98,7 +82,7 @@ export class JoinService {
         if (!site) throw new ApiError('UNAUTHORIZED', 'the join token names a site that no longer exists')
         siteId = site.id
         // the admin's settings win: only what the admin left empty comes from the node
-        const fill: Record<string, unknown> = {}
+        const fill: SitePatch = {}
         if (site.url === null && request.url !== undefined) fill.url = request.url
         if (site.region === null && request.region !== undefined) fill.region = request.region
         if (site.latitude === null && request.latitude !== undefined && request.longitude !== undefined) {

@@ -1,7 +1,6 @@
 import { notFound } from '../errors.ts'
 import type { NetworkRecord, NetworksStore } from '../storage/networks-store.ts'
-import { cidrOrThrow } from './cidr.ts'
-import { num, object, onlyKeys, str } from './input.ts'
+import type { NetworkCreate } from '../schemas.ts'
 import { newId } from './secrets.ts'
 
 /** Admin-defined networks with a location, for addresses the IP database cannot place (private ranges). */
@@ -18,15 +17,13 @@ export class NetworksService {
     return this.#store.list()
   }
 
-  create(body: unknown): NetworkRecord {
-    const input = object(body)
-    onlyKeys(input, ['cidr', 'latitude', 'longitude', 'label'])
+  create(input: NetworkCreate): NetworkRecord {
     const n: NetworkRecord = {
       id: newId('n'),
-      cidr: cidrOrThrow(input.cidr, 'cidr').text,
-      latitude: num(input.latitude, 'latitude', -90, 90),
-      longitude: num(input.longitude, 'longitude', -180, 180),
-      label: input.label === undefined || input.label === null ? null : str(input.label, 'label', { max: 128 }),
+      cidr: input.cidr,
+      latitude: input.latitude,
+      longitude: input.longitude,
+      label: input.label ?? null,
     }
     this.#store.insert(n, this.#now())
     return n

@@ -3,6 +3,7 @@ import { bundledGeoipDir } from '../config.ts'
 import type { SiteRecord } from '../storage/sites-store.ts'
 import { parseAddress } from './cidr.ts'
 import { MmdbGeo } from './geo.ts'
+import { SiteCreate } from '../schemas.ts'
 import { PlacementService } from './placement.ts'
 import { memoryServices } from './testing.ts'
 
@@ -13,7 +14,7 @@ function setup() {
   const m = memoryServices()
   const placement = new PlacementService({ sites: m.sites, assignments: m.assignments, networks: m.networks, geo })
   const site = (name: string, fields: Record<string, unknown> = {}, state: 'up' | 'down' | 'unknown' = 'up'): SiteRecord => {
-    const s = m.sites.create({ name, url: `https://${name}.example.com`, ...fields })
+    const s = m.sites.create(SiteCreate.parse({ name, url: `https://${name}.example.com`, ...fields }))
     if (state !== 'unknown') m.siteStore.setHealth(s.id, state, m.now())
     return s
   }

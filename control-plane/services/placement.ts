@@ -4,23 +4,11 @@ import type { NetworksStore } from '../storage/networks-store.ts'
 import type { SiteRecord } from '../storage/sites-store.ts'
 import { matchLength, parseAddress, type Address } from './cidr.ts'
 import { distanceKm, type GeoLocation, type GeoLocator } from './geo.ts'
-import { object, onlyKeys, str, strings } from './input.ts'
+import { ResolveRequest, type Resolution } from '../schemas.ts'
 import type { SitesService } from './sites.ts'
 
-export type Rule = 'user' | 'team' | 'org' | 'network' | 'geo' | 'default' | 'origin'
-
-export interface Resolution {
-  site: { id: string; name: string; url: string; chain: string[] } | null
-  rule: Rule
-  detail: string
-}
-
-export interface ResolveRequest {
-  user?: string
-  teams: string[]
-  orgs: string[]
-  address?: string
-}
+export type { Resolution } from '../schemas.ts'
+export type Rule = Resolution['rule']
 
 export interface PlacementOptions {
   sites: SitesService
@@ -40,16 +28,13 @@ export class PlacementService {
     this.#o = o
   }
 
-  /** Checks a `POST /assignments/resolve` body. */
+  /** Checks a `POST /assignments/resolve` body (for callers that have not run the route's schema). */
   static parse(body: unknown): ResolveRequest {
-    const input = object(body)
-    onlyKeys(input, ['user', 'teams', 'orgs', 'address'])
-    const req: ResolveRequest = {
-      user: input.user === undefined || input.user === null || input.user === '' ? undefined : str(input.user, 'user'),
-      teams: input.teams === undefined || input.teams === null ? [] : strings(input.teams, 'teams'),
-      orgs: input.orgs === undefined || input.orgs === null ? [] : strings(input.orgs, 'orgs'),
-      address: input.address === undefined || input.address === null || input.address === '' ? undefined : str(input.address, 'address', { max: 64 }),
-    }
+    return PlacementService.checked(ResolveRequest.parse(body))
+  }
+
+  /** The request, once its address is known to be one (the schema checks only that it is a string). */
+  static checked(req: ResolveRequest): ResolveRequest {
     if (req.address !== undefined && !parseAddress(req.address))
       throw badRequest(`address must be an IPv4 or IPv6 address (got "${req.address}")`)
     return req

@@ -35,7 +35,14 @@ describe('heartbeats and health, on an injected clock', () => {
     clock += 30_000
     expect((await health()).state).toBe('up')
     const viaSite = (await net.api.call('GET', '/sites/hb', net.admin)).body
-    expect(viaSite.stats).toEqual({ version: '1.0.0', diskUsedBytes: 200, diskFreeBytes: 900, capacityBytes: 1000, hitRatio: 0.75 })
+    expect(viaSite.stats).toEqual({
+      version: '1.0.0',
+      diskUsedBytes: 200,
+      diskFreeBytes: 900,
+      capacityBytes: 1000,
+      hitRatio: 0.75,
+      dockerMirror: null,
+    })
 
     clock += 1_000
     const down = await health()

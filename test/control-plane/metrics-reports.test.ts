@@ -133,8 +133,8 @@ describe('bandwidth reports', () => {
     ['to=2026-13-45', /to must be an ISO 8601 time/],
     [`from=${encodeURIComponent('2026-03-02T00:00:00Z')}&to=${encodeURIComponent('2026-03-01T00:00:00Z')}`, /must be before/],
     [`from=${encodeURIComponent('2026-03-01T10:10:00Z')}&to=${encodeURIComponent('2026-03-01T10:00:00Z')}`, /must be before/],
-    ['granularity=week', /granularity must be hour or day/],
-    ['format=xml', /format must be json or csv/],
+    ['granularity=week', /granularity must be one of hour, day/],
+    ['format=xml', /format must be one of json, csv/],
     ['top=many', /top must be/],
     ['site=ghost', /site "ghost"/],
   ])('%s is a clear 400', async (q, message) => {

@@ -60,7 +60,7 @@ describe('sites', () => {
     [{ name: 'x', url: 'https://x.example.com', parent: 'ghost' }, /parent "ghost" is not a site/],
     [{ name: 'x', url: 'https://x.example.com', capacityBytes: -1 }, /capacityBytes must be/],
     [{ name: 'x', url: 'https://x.example.com', caCertificate: 'hello' }, /PEM certificate/],
-    [{ name: 'x', url: 'https://x.example.com', extra: 1 }, /unknown field "extra"/],
+    [{ name: 'x', url: 'https://x.example.com', extra: 1 }, /unknown field extra; expected name, url, region/],
   ])('POST /sites %j is a 400', async (body, message) => {
     const res = await net.api.call('POST', '/sites', net.admin, body)
     expect(res.status).toBe(400)
@@ -156,5 +156,45 @@ describe('assignments and networks', () => {
       rule: 'network',
       detail: '172.16.5.5 is in 172.16.0.0/12, a network of resolver',
     })
+  })
+})
+
+describe("the API's edges", () => {
+  test('a known path asked with another method is a 405 with Allow, an unknown one a 404', async () => {
+    for (const [method, path, allow] of [
+      ['PUT', '/sites', 'GET, HEAD, POST'],
+      ['POST', '/sites/eu-west', 'GET, HEAD, PATCH, DELETE'],
+      ['GET', '/assignments/resolve', 'POST'],
+      ['PATCH', '/join-tokens', 'GET, HEAD, POST'],
+    ] as const) {
+      const res = await net.api.call(method, path, net.admin)
+      expect(res.status, `${method} ${path}`).toBe(405)
+      expect(res.headers.get('allow')).toBe(allow)
+      expect(res.body.error).toMatchObject({ code: 'METHOD_NOT_ALLOWED', message: expect.stringContaining(path) })
+    }
+    const unknown = await net.api.call('GET', '/nowhere', net.admin)
+    expect(unknown.status).toBe(404)
+    expect(unknown.body.error.code).toBe('NOT_FOUND')
+  })
+
+  test('queries are checked like bodies: an unknown parameter is named', async () => {
+    const res = await net.api.call('GET', '/reports/bandwidth?granularty=day', net.admin)
+    expect(res.status).toBe(400)
+    expect(res.body.error.message).toMatch(/unknown field granularty; expected from, to, granularity/)
+  })
+
+  test('who may call is decided before the body is read: a bad body from an anonymous caller is a 401', async () => {
+    expect((await net.api.call('POST', '/sites', undefined, { nonsense: true })).status).toBe(401)
+    expect((await net.api.call('POST', '/networks', await net.originToken(), { nonsense: true })).status).toBe(403)
+  })
+
+  test('what cache nodes send is loose: fields a newer node adds are ignored, known ones still checked', async () => {
+    const joined = await net.join({ name: 'newer-node', url: 'https://newer.example.com', futureField: { x: 1 } })
+    const beat = (body: Record<string, unknown>) =>
+      net.api.call('POST', `/sites/${joined.site.id}/heartbeat`, { bearer: joined.credential }, body)
+    expect((await beat({ version: '9', someNewCounter: 5 })).status).toBe(200)
+    const bad = await beat({ version: '9', hitRatio: 2 })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.message).toMatch(/hitRatio must be a number from 0 to 1/)
   })
 })
