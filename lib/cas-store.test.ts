@@ -1,0 +1,58 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { digestOf } from '../oci/digest.ts'
+import { casStoreContract } from './cas-store.contract.ts'
+import { CasStore, IntegrityError } from './cas-store.ts'
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+}
+
+function casIn(dir: string): CasStore {
+  return new CasStore({ root: join(dir, 'blobs'), tmpDir: join(dir, 'tmp'), fsync: true })
+}
+
+casStoreContract('CasStore', async (dir) => {
+  const cas = casIn(dir)
+  await cas.init()
+  return {
+    put: (digest, source, size) => cas.writeVerified(digest, source, { size }),
+    read: async (digest, range) => ((await cas.stat(digest)) === undefined ? undefined : collect(cas.open(digest, range))),
+    remove: (digest) => cas.remove(digest),
+    list: async () => (await cas.list()).map((f) => f.digest),
+    tmpFiles: () => readdir(cas.tmpDir),
+    close: async () => undefined,
+  }
+})
+
+describe('CasStore', () => {
+  it('keeps files at <root>/<algorithm>/<first two hex>/<hex>, the layout both stores had', () => {
+    const cas = casIn('/data')
+    const hex = 'ab'.repeat(32)
+    expect(cas.pathOf(`sha256:${hex}`)).toBe(`/data/blobs/sha256/ab/${hex}`)
+  })
+
+  it('stores content of unknown size, and bytes given as a buffer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-cas-'))
+    try {
+      const cas = casIn(dir)
+      const bytes = Buffer.from('{"schemaVersion":2}')
+      await cas.writeVerified(digestOf(bytes), Readable.from([bytes]))
+      const again = await cas.writeVerified(digestOf(bytes), bytes)
+      expect(again).toEqual({ digest: digestOf(bytes), size: bytes.byteLength, written: true })
+      expect(await cas.readBytes(digestOf(bytes))).toEqual(bytes)
+      expect(await cas.stat(digestOf(bytes))).toBe(bytes.byteLength)
+      const err = await cas.writeVerified(digestOf('x'), bytes).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(IntegrityError)
+      expect(err).toMatchObject({ code: 'EINTEGRITY', expected: digestOf('x'), found: digestOf(bytes) })
+      expect(await cas.clearTmp()).toBe(0)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
