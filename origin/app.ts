@@ -38,11 +38,12 @@ export async function createDeps(config: Readonly<OriginConfig>, log: Logger, no
   await mkdir(config.dataDir, { recursive: true })
   const db = openDb(join(config.dataDir, 'origin.db'))
   const meta = new Metadata(db)
-  const blobs = new FsBlobStore(join(config.dataDir, 'blobs'), { fsync: config.fsync })
+  const uploadsDir = join(config.dataDir, 'uploads')
+  const blobs = new FsBlobStore(join(config.dataDir, 'blobs'), { fsync: config.fsync, tmpDir: uploadsDir })
   const uploads = new UploadService({
     meta,
     blobs,
-    dir: join(config.dataDir, 'uploads'),
+    dir: uploadsDir,
     fsync: config.fsync,
     now,
     log: log.child({ component: 'uploads' }),

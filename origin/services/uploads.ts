@@ -7,8 +7,8 @@ import { pipeline } from 'node:stream/promises'
 import type { Logger } from 'pino'
 import { OciError } from '../../oci/errors.ts'
 import { StreamHasher, parseDigest } from '../../oci/digest.ts'
+import { IntegrityError, fsyncPath } from '../../lib/cas-store.ts'
 import type { BlobStore } from '../storage/blob-store.ts'
-import { fsyncPath } from '../storage/blob-store.ts'
 import type { Metadata, UploadRow } from '../storage/metadata.ts'
 
 export interface UploadDeps {
@@ -99,9 +99,7 @@ export class UploadService {
       this.#hashers.delete(id)
       if (found !== parsed.digest) {
         await this.#discard(id)
-        throw new OciError('DIGEST_INVALID', `uploaded content has digest ${found}, not ${parsed.digest}`, {
-          detail: { expected: parsed.digest, found },
-        })
+        throw refused(new IntegrityError('EINTEGRITY', parsed.digest, found))
       }
       await this.#d.blobs.commit(file, parsed.digest)
       this.#d.meta.completeUpload(id, repository, parsed.digest, size, actor, this.#d.now())
@@ -109,16 +107,18 @@ export class UploadService {
     })
   }
 
-  /** The whole blob in one request (POST ?digest=, or PUT on a fresh session). */
+  /**
+   * The whole blob in one request (POST ?digest=): no session, the blob store streams it in while hashing and
+   * moves it into place once verified.
+   */
   async putWhole(repository: string, digest: string, body: Readable, chunk: ChunkInfo, actor: string): Promise<CompletedBlob> {
-    parseDigest(digest)
-    const row = await this.start(repository)
-    try {
-      return await this.finish(repository, row.id, digest, body, chunk, actor)
-    } catch (err) {
-      await this.#discard(row.id)
-      throw err
-    }
+    const parsed = parseDigest(digest)
+    const expected = expectedBytes(0, body, chunk)
+    const { size } = await this.#d.blobs.put(parsed.digest, body, expected).catch((err: unknown) => {
+      throw err instanceof IntegrityError ? refused(err) : err
+    })
+    this.#d.meta.linkBlob(repository, parsed.digest, size, actor, this.#d.now())
+    return { digest: parsed.digest, size }
   }
 
   async cancel(repository: string, id: string): Promise<void> {
@@ -160,22 +160,7 @@ export class UploadService {
 
   /** Writes one chunk at the session's offset and returns the new offset; on any failure the file is cut back. */
   async #write(row: UploadRow, body: Readable, chunk: ChunkInfo): Promise<number> {
-    const { range, length } = chunk
-    if (range) {
-      // inclusive: an end before its start (`50-49`, even with an empty body) names no byte and is no chunk
-      if (range.start !== row.offset || range.end < range.start) {
-        body.resume()
-        throw new OciError('BLOB_UPLOAD_INVALID', `chunk must start at offset ${row.offset}`, {
-          status: 416,
-          headers: { Range: rangeHeader(row.offset) },
-          detail: { offset: row.offset },
-        })
-      }
-      if (length !== undefined && length !== range.end - range.start + 1) {
-        body.resume()
-        throw new OciError('SIZE_INVALID', `Content-Length ${length} does not match Content-Range ${range.start}-${range.end}`)
-      }
-    }
+    const expected = expectedBytes(row.offset, body, chunk)
     const file = this.#file(row.id)
     let hasher = this.#hashers.get(row.id)
     if (hasher && hasher.bytes !== row.offset) {
@@ -198,10 +183,7 @@ export class UploadService {
     try {
       // a deep write buffer lets the file stream batch chunks into one writev while the next ones arrive
       await pipeline(body, counter, createWriteStream(file, { flags: 'r+', start: row.offset, highWaterMark: WRITE_BUFFER }))
-      const expected = range ? range.end - range.start + 1 : length
-      if (expected !== undefined && written !== expected) {
-        throw new OciError('SIZE_INVALID', `received ${written} bytes, expected ${expected}`)
-      }
+      if (expected !== undefined && written !== expected) throw refused(new IntegrityError('EBADSIZE', expected, written))
       if (this.#d.fsync) await fsyncPath(file)
     } catch (err) {
       // the session stays usable at its last acknowledged offset; the hash state is past it, so drop it
@@ -238,6 +220,39 @@ export class UploadService {
 
 /** Bytes of a request body buffered ahead of the disk during an upload. */
 const WRITE_BUFFER = 1024 * 1024
+
+/**
+ * The bytes a chunk at `offset` declares (Content-Range, else Content-Length), if any; a chunk that does not start
+ * at the offset gets 416, and a Content-Length that disagrees with its Content-Range SIZE_INVALID (the body is
+ * drained, so the client reads the error).
+ */
+function expectedBytes(offset: number, body: Readable, chunk: ChunkInfo): number | undefined {
+  const { range, length } = chunk
+  if (!range) return length
+  // inclusive: an end before its start (`50-49`, even with an empty body) names no byte and is no chunk
+  if (range.start !== offset || range.end < range.start) {
+    body.resume()
+    throw new OciError('BLOB_UPLOAD_INVALID', `chunk must start at offset ${offset}`, {
+      status: 416,
+      headers: { Range: rangeHeader(offset) },
+      detail: { offset },
+    })
+  }
+  if (length !== undefined && length !== range.end - range.start + 1) {
+    body.resume()
+    throw new OciError('SIZE_INVALID', `Content-Length ${length} does not match Content-Range ${range.start}-${range.end}`)
+  }
+  return range.end - range.start + 1
+}
+
+/** The OCI error for content that is not what the client said it is. */
+function refused(err: IntegrityError): OciError {
+  return err.code === 'EBADSIZE'
+    ? new OciError('SIZE_INVALID', `received ${err.found} bytes, expected ${err.expected}`)
+    : new OciError('DIGEST_INVALID', `uploaded content has digest ${err.found}, not ${err.expected}`, {
+        detail: { expected: err.expected, found: err.found },
+      })
+}
 
 export function rangeHeader(offset: number): string {
   // docker reads "0-<last offset>" with no unit and counts end-start+1 bytes; an empty upload is "0-0" as distribution says
