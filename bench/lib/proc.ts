@@ -3,7 +3,7 @@
  * also resets and reads the kernel's own high-water mark (VmHWM), so a peak that lasts less than one sampling
  * interval is still seen.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MB, round } from './units.ts'
 
@@ -209,4 +209,59 @@ export async function waitQuiet(pid: number, quietMs = 500, timeoutMs = 60_000, 
     }
   }
   return false
+}
+
+/** Open file descriptors of a process (entries of /proc/PID/fd; needs the same user or root). */
+export async function countFds(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length
+}
+
+/** The soft limit on open files of a process ("Max open files" in /proc/PID/limits); undefined if unreadable. */
+export async function openFileLimit(pid: number): Promise<number | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/limits`, 'utf8')
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text)
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** One reading of a process: resident memory, open descriptors and CPU seconds used so far. */
+export interface ProcSample {
+  /** Seconds since the series started. */
+  t: number
+  rssMB: number
+  fds: number
+  /** User + system CPU seconds since the process started. */
+  cpuSeconds: number
+}
+
+/** Reads one ProcSample of `pid`; undefined once the process is gone. */
+export async function sampleProc(pid: number, t: number): Promise<ProcSample | undefined> {
+  try {
+    const [mem, fds, cpu] = await Promise.all([readProcMemory(pid), countFds(pid), readProcCpu(pid)])
+    return { t: round(t, 1), rssMB: round(mem.rss / MB), fds, cpuSeconds: round(cpu.user + cpu.system, 2) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Connections waiting to be accepted on a listening TCP port (the Recv-Q that `ss -ltn` shows): above zero, the
+ * server is not keeping up with its clients' connects. Reads /proc/net/tcp and tcp6; undefined when not found.
+ */
+export async function acceptBacklog(port: number): Promise<number | undefined> {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0')
+  let found: number | undefined
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '')
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      // f[1] local address:port, f[3] state (0A = LISTEN), f[4] tx_queue:rx_queue
+      if (f.length < 5 || f[3] !== '0A' || !f[1]!.endsWith(`:${hexPort}`)) continue
+      found = (found ?? 0) + parseInt(f[4]!.split(':')[1]!, 16)
+    }
+  }
+  return found
 }

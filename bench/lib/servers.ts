@@ -11,13 +11,15 @@
  *   it is a pull-through proxy of another registry (start that one first: 2.8 pings it at start-up).
  * - Wharf cache node (`cache-node/main.ts`, when it exists): like the origin, ready at `WHARF_CACHE_READY host:port`,
  *   upstream the Wharf origin; clients use origin-issued tokens.
+ * - Wharf control plane (`control-plane/main.ts`): ready at `WHARF_CONTROL_PLANE_READY host:port`, trusting the
+ *   origin's tokens; on a port given in advance when the origin must know its address (ORIGIN_CONTROL_PLANE_URL).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, createWriteStream, existsSync, openSync, readFileSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -25,9 +27,37 @@ import { promisify } from 'node:util'
 import { request } from 'undici'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
+/**
+ * Where Wharf's programs are built and run from: this working tree by default; another checkout of it named by
+ * WHARF_BENCH_PROGRAMS; or, after useCommittedPrograms(), a snapshot of a commit. So a benchmark can measure
+ * committed code while the working tree is mid-edit.
+ */
+let programs = { root: resolve(process.env.WHARF_BENCH_PROGRAMS ?? REPO_ROOT), commit: undefined as string | undefined }
+
+export function programsRoot(): string {
+  return programs.root
+}
+
+/**
+ * Builds and runs the programs from `ref` (default HEAD) instead of the working tree: `git archive` unpacked into
+ * ~/.cache/wharf-bench/programs-<commit> (kept for the next run; outside /tmp, which other work on a shared machine
+ * may clean) with this tree's node_modules linked in. Call before the first server starts. Returns the folder.
+ */
+export async function useCommittedPrograms(ref = 'HEAD'): Promise<string> {
+  const commit = (await run('git', ['rev-parse', '--short', ref], { cwd: REPO_ROOT })).stdout.trim()
+  const dir = join(homedir(), '.cache', 'wharf-bench', `programs-${commit}`)
+  if (!existsSync(join(dir, 'package.json'))) {
+    await rm(dir, { recursive: true, force: true })
+    await mkdir(dir, { recursive: true })
+    await run('sh', ['-c', 'git archive "$1" | tar -x -C "$2"', 'sh', commit, dir], { cwd: REPO_ROOT, maxBuffer: 1 << 20 })
+  }
+  if (!existsSync(join(dir, 'node_modules'))) await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'))
+  programs = { root: dir, commit }
+  return dir
+}
 export const DISTRIBUTION_BIN = '/usr/bin/docker-registry'
 
-export type ServerKind = 'wharf-origin' | 'wharf-cache' | 'distribution' | 'distribution-proxy'
+export type ServerKind = 'wharf-origin' | 'wharf-cache' | 'wharf-control-plane' | 'distribution' | 'distribution-proxy'
 
 export interface BenchServer {
   kind: ServerKind
@@ -47,6 +77,8 @@ export interface BenchServer {
   settings: Record<string, string | number | boolean>
   /** SIGTERM, SIGKILL after `graceMs`, then the folder is removed. Safe to call twice. */
   stop(graceMs?: number): Promise<void>
+  /** undefined while the process runs; how it ended ("code 1", "signal SIGSEGV") once it has exited. */
+  exitStatus(): string | undefined
 }
 
 const STARTUP_TIMEOUT_MS = 30_000
@@ -137,6 +169,36 @@ export async function startWharfCache(origin: BenchServer, opts: WharfCacheOptio
   })
 }
 
+export interface WharfControlPlaneOptions extends Omit<WharfOptions, 'fsync'> {
+  /** Port to listen on; default 0 (a free one). Give one from freePort() when the origin must know it first. */
+  port?: number
+}
+
+/**
+ * Starts `control-plane/main.ts` trusting `origin`'s tokens (CONTROL_PLANE_ORIGIN_URL) on 127.0.0.1 and waits for its
+ * `WHARF_CONTROL_PLANE_READY host:port` line. Admins call it with an origin token holding `controlplane:admin:*`,
+ * which the origin's admin credentials (handed out with it) can get.
+ */
+export async function startWharfControlPlane(origin: BenchServer, opts: WharfControlPlaneOptions = {}): Promise<BenchServer> {
+  const logLevel = opts.logLevel ?? 'error'
+  const port = opts.port ?? 0
+  return startWharfChild({
+    kind: 'wharf-control-plane',
+    label: 'Wharf control plane',
+    entry: 'control-plane/main.ts',
+    readyPrefix: 'WHARF_CONTROL_PLANE_READY',
+    opts,
+    env: (workDir) => ({
+      CONTROL_PLANE_LISTEN: `127.0.0.1:${port}`,
+      CONTROL_PLANE_DATA_DIR: join(workDir, 'data'),
+      CONTROL_PLANE_ORIGIN_URL: origin.url,
+      CONTROL_PLANE_LOG_LEVEL: logLevel,
+    }),
+    credentials: origin.credentials,
+    settings: { origin: origin.url, logLevel, node: process.version },
+  })
+}
+
 interface WharfChildSpec {
   kind: ServerKind
   label: string
@@ -155,8 +217,8 @@ let built: Promise<void> | undefined
  * as plain JavaScript, without the tsx loader that development runs use (about 25 MB of resident memory).
  */
 export function buildWharf(): Promise<void> {
-  built ??= run(process.execPath, [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: REPO_ROOT,
+  built ??= run(process.execPath, [join(programs.root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: programs.root,
     timeout: 300_000,
   }).then(
     () => undefined,
@@ -176,7 +238,7 @@ async function startWharfChild(spec: WharfChildSpec): Promise<BenchServer> {
   const log = createWriteStream(logFile)
   const entry = join('dist', spec.entry.replace(/\.ts$/, '.js'))
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), entry], {
-    cwd: REPO_ROOT,
+    cwd: programs.root,
     env: { ...process.env, ...opts.env, ...spec.env(workDir) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -199,12 +261,15 @@ async function startWharfChild(spec: WharfChildSpec): Promise<BenchServer> {
   } catch (err) {
     await killAndWait(child, exited, 0)
     log.end()
-    throw new Error(`${(err as Error).message}\n${tail(logFile)}`)
+    const message = `${(err as Error).message}\n${tail(logFile)}`
+    if (!opts.keep) await rm(workDir, { recursive: true, force: true })
+    throw new Error(message)
   }
   const stop = stopper(child, exited, async () => {
     log.end()
     if (!opts.keep) await rm(workDir, { recursive: true, force: true })
   })
+  const exitStatus = exitTracker(exited)
   return {
     kind: spec.kind,
     label: spec.label,
@@ -216,6 +281,7 @@ async function startWharfChild(spec: WharfChildSpec): Promise<BenchServer> {
     ...(spec.credentials ? { credentials: spec.credentials } : {}),
     settings: spec.settings,
     stop,
+    exitStatus,
   }
 }
 
@@ -283,6 +349,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
   const stop = stopper(child, exited, async () => {
     if (!opts.keep) await rm(workDir, { recursive: true, force: true })
   })
+  const exitStatus = exitTracker(exited)
   return {
     kind: opts.proxyOf ? 'distribution-proxy' : 'distribution',
     label: opts.proxyOf ? 'Distribution proxy' : 'Distribution',
@@ -299,6 +366,7 @@ export async function startDistribution(opts: DistributionOptions = {}): Promise
       ...(opts.proxyOf ? { proxyRemoteUrl: opts.proxyOf.url } : {}),
     },
     stop,
+    exitStatus,
   }
 }
 
@@ -322,6 +390,15 @@ function exitPromise(child: ChildProcess): Promise<string> {
       resolveExit(signal ? `signal ${signal}` : `code ${code}`)
     })
   })
+}
+
+/** A getter for how the child ended: undefined until its exit promise settles. */
+function exitTracker(exited: Promise<string>): () => string | undefined {
+  let status: string | undefined
+  void exited.then((how) => {
+    status = how
+  })
+  return () => status
 }
 
 async function raceStartup<T>(ready: Promise<T>, exited: Promise<string>, what: string): Promise<T> {
@@ -400,7 +477,9 @@ function tail(file: string): string {
 const run = promisify(execFile)
 
 async function wharfVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string }
+  const pkg = JSON.parse(await readFile(join(programs.root, 'package.json'), 'utf8')) as { version?: string }
+  if (programs.commit) return `wharf ${pkg.version ?? '?'} (${programs.commit}, committed)`
+  if (programs.root !== REPO_ROOT) return `wharf ${pkg.version ?? '?'} (${programs.root})`
   // read-only git queries; a missing git or repository just leaves the commit out
   const commit = await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).then(
     (r) => r.stdout.trim(),
