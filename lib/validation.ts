@@ -68,7 +68,8 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unkno
       return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${names}${expected}` }
     }
     const subject = path || what
-    if (issue.code === 'invalid_type' && path && valueAt(input, issue.path) === undefined)
+    // an optional field never fails when left out: a failing field that is absent is a required one
+    if (path && valueAt(input, issue.path) === undefined)
       return { path, message: `${subject} is required` }
     // our own messages read as predicates ("must be …"); zod's defaults are sentences of their own
     const own = /^(must|is|are|has|goes|go) /.test(issue.message)

@@ -1,5 +1,7 @@
 import { FilterParser } from 'ldapts'
 import { validate as validCron } from 'node-cron'
+import { z } from 'zod'
+import { describeIssues, flag, strict, whole } from '../../lib/validation.ts'
 
 /**
  * LDAP / Active Directory settings, stored as JSON under the settings key `ldap` and changed through
@@ -101,37 +103,39 @@ const MAX_STRING = 65_536
 
 export type SettingsParse = { ok: true; settings: LdapSettings } | { ok: false; problems: string[] }
 
+/** The fields a settings change may carry, each optional; `bindPasswordSet` (from a GET sent back) is ignored. */
+export const LDAP_SETTINGS_INPUT = strict({
+  ...(Object.fromEntries(STRING_FIELDS.map((k) => [k, z.string({ error: 'must be a string' }).max(MAX_STRING, { error: `must be a string of at most ${MAX_STRING} characters` }).optional()])) as Record<
+    (typeof STRING_FIELDS)[number],
+    z.ZodOptional<z.ZodString>
+  >),
+  ...(Object.fromEntries(BOOLEAN_FIELDS.map((k) => [k, flag().optional()])) as Record<
+    (typeof BOOLEAN_FIELDS)[number],
+    z.ZodOptional<z.ZodBoolean>
+  >),
+  timeoutMs: whole(100, 120_000).optional(),
+  bindPasswordSet: z.unknown().optional(),
+})
+
 /**
  * Applies a partial update to `current`: fields absent from `body` keep their value (so a body without
  * `bindPassword` keeps the stored one). Every problem is reported at once.
  */
 export function parseLdapSettings(body: unknown, current: LdapSettings): SettingsParse {
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    return { ok: false, problems: ['the body must be a JSON object'] }
-  const input = body as Record<string, unknown>
+  const parsed = LDAP_SETTINGS_INPUT.safeParse(body)
+  if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error.issues, body).map((p) => p.message) }
+  const input = parsed.data
   const problems: string[] = []
   const next: LdapSettings = { ...current }
-  const known = new Set<string>([...STRING_FIELDS, ...BOOLEAN_FIELDS, 'timeoutMs', 'bindPasswordSet'])
-  for (const key of Object.keys(input)) if (!known.has(key)) problems.push(`unknown field "${key}"`)
   for (const key of STRING_FIELDS) {
     const v = input[key]
-    if (v === undefined) continue
-    if (typeof v !== 'string' || v.length > MAX_STRING) problems.push(`${key} must be a string`)
-    else next[key] = key === 'bindPassword' || key === 'tlsCaPem' ? v : v.trim()
+    if (v !== undefined) next[key] = key === 'bindPassword' || key === 'tlsCaPem' ? v : v.trim()
   }
   for (const key of BOOLEAN_FIELDS) {
     const v = input[key]
-    if (v === undefined) continue
-    if (typeof v !== 'boolean') problems.push(`${key} must be true or false`)
-    else next[key] = v
+    if (v !== undefined) next[key] = v
   }
-  if (input.timeoutMs !== undefined) {
-    const v = input.timeoutMs
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 120_000)
-      problems.push('timeoutMs must be an integer between 100 and 120000')
-    else next.timeoutMs = v
-  }
-  if (problems.length > 0) return { ok: false, problems }
+  if (input.timeoutMs !== undefined) next.timeoutMs = input.timeoutMs
 
   if (next.url !== '') {
     let url: URL | undefined

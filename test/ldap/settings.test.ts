@@ -63,7 +63,7 @@ describeWithSlapd('/api/v0/meta/ldap: settings, test connection, sync now, sched
     })
     expect(r.status).toBe(400)
     const message = (r.body.error as { message: string }).message
-    expect(message).toContain('unknown field "surprise"')
+    expect(message).toContain('unknown field surprise; expected url, tlsCaPem')
     const r2 = await api(origin.url, 'PUT', '/meta/ldap', {
       url: 'http://ldap.example.org',
       userFilter: 'objectClass=person',

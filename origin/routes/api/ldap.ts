@@ -1,9 +1,12 @@
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { strict, text } from '../../../lib/validation.ts'
 import type { OriginDeps } from '../../app.ts'
 import { requireAdmin, type ApiEnv } from '../../http/api-auth.ts'
 import { actorOf } from '../../services/events.ts'
 import { ApiError } from '../../http/api-errors.ts'
-import { isUnderDn, parseLdapSettings, publicLdapSettings } from '../../services/ldap-settings.ts'
+import { isUnderDn, LDAP_SETTINGS_INPUT, parseLdapSettings, publicLdapSettings } from '../../services/ldap-settings.ts'
+import { json } from './input.ts'
 
 /**
  * `/api/v0/meta/ldap`, system administrators only:
@@ -29,9 +32,9 @@ export function ldapApiRoutes(deps: OriginDeps) {
 
   app.get('/', (c) => c.json(publicLdapSettings(ldap.settings())))
 
-  app.put('/', async (c) => {
+  app.put('/', json(LDAP_SETTINGS_INPUT), (c) => {
     const admin = requireAdmin(c)
-    const parsed = parseLdapSettings(await jsonBody(c), ldap.settings())
+    const parsed = parseLdapSettings(c.req.valid('json'), ldap.settings())
     if (!parsed.ok)
       throw new ApiError('BAD_REQUEST', `invalid LDAP settings: ${parsed.problems.join('; ')}`, {
         detail: { problems: parsed.problems },
@@ -40,15 +43,9 @@ export function ldapApiRoutes(deps: OriginDeps) {
     return c.json(publicLdapSettings(parsed.settings))
   })
 
-  app.post('/test', async (c) => {
-    const text = await c.req.text()
-    let body: unknown = {}
-    try {
-      if (text.trim() !== '') body = JSON.parse(text)
-    } catch {
-      throw new ApiError('BAD_REQUEST', 'the body must be JSON (or empty, to test the stored settings)')
-    }
-    const parsed = parseLdapSettings(body, ldap.settings())
+  // settings that do not parse are a test that failed (200, ok: false), so the body is read as any JSON here
+  app.post('/test', json(z.unknown()), async (c) => {
+    const parsed = parseLdapSettings(c.req.valid('json'), ldap.settings())
     if (!parsed.ok) return c.json({ ok: false, usersFound: 0, sample: [], error: parsed.problems.join('; ') })
     return c.json(await ldap.test(parsed.settings))
   })
@@ -64,13 +61,11 @@ export function ldapApiRoutes(deps: OriginDeps) {
     c.json({ mappings: accounts.ldapTeams().map((t) => ({ org: t.org, team: t.name, group: t.ldapGroup })) }),
   )
 
-  app.put('/team-mappings/:org/:team', async (c) => {
+  app.put('/team-mappings/:org/:team', json(strict({ group: text(65_536, 1) })), (c) => {
     const admin = requireAdmin(c)
     const team = teamOf(c.req.param('org'), c.req.param('team'))
-    const body = await jsonBody(c)
-    const group = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).group : undefined
-    if (typeof group !== 'string' || group.trim() === '')
-      throw new ApiError('BAD_REQUEST', 'the body must be {"group": "<group DN>"}')
+    const { group } = c.req.valid('json')
+    if (group.trim() === '') throw new ApiError('BAD_REQUEST', 'group must be a group DN, such as cn=devs,ou=groups,dc=example,dc=com')
     const { groupBaseDn } = ldap.settings()
     if (!isUnderDn(group, groupBaseDn)) {
       throw new ApiError(
@@ -110,12 +105,4 @@ export function ldapApiRoutes(deps: OriginDeps) {
   }
 
   return app
-}
-
-async function jsonBody(c: Context<ApiEnv>): Promise<unknown> {
-  try {
-    return await c.req.json()
-  } catch {
-    throw new ApiError('BAD_REQUEST', 'the body must be JSON')
-  }
 }
