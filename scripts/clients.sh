@@ -59,7 +59,7 @@ DOCKER_SOCK=$D/docker.sock
 C=$BASE/containerd
 CONTAINERD_SOCK=$C/containerd.sock
 STORAGE=${WHARF_CLIENTS_STORAGE:-vfs}
-PACKAGES=${WHARF_CLIENTS_PACKAGES:-"docker.io containerd runc skopeo podman buildah docker-registry"}
+PACKAGES=${WHARF_CLIENTS_PACKAGES:-"docker.io containerd runc skopeo podman buildah docker-registry jq"}
 # binaries the tests need (`up` refuses to start without them)
 REQUIRED_BINS="dockerd docker containerd ctr runc podman skopeo"
 
