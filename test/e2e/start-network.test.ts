@@ -94,6 +94,14 @@ describe('npm start', () => {
     }
     await pullOnce()
 
+    // the API example it prints answers
+    const example = /curl -u '([^:']+):([^']+)' (http:\S+)/.exec(first.output)
+    expect(example, 'npm start prints a curl example of the JSON API').not.toBeNull()
+    const [, user, pass, url] = example!
+    const me = await request(url!, { headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` } })
+    expect(me.statusCode).toBe(200)
+    expect(await me.body.json()).toMatchObject({ name: 'admin' })
+
     await stop(first)
     const second = await startWharf(env)
     running.push(second)
