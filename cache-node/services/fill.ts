@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises'
-import { open, rm } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { StreamHasher, type ParsedDigest } from '../../oci/digest.ts'
@@ -430,7 +430,7 @@ export class Fill {
     const reservation = this.#reservation
     void (async () => {
       await fh?.close().catch(() => undefined)
-      if (fh && !this.#committed) await rm(this.#tmp, { force: true }).catch(() => undefined)
+      if (fh && !this.#committed) await this.#opts.store.discard(this.#tmp).catch(() => undefined)
       reservation?.release()
     })()
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -126,6 +126,18 @@ describe('BlobStore', () => {
     await add(s, 1000)
     expect(evicted).toEqual([])
     expect(s.entry(a)).toBeDefined()
+  })
+
+  it('opens a data folder laid out as before lib/cas-store.ts: blobs/<algorithm>/<first two hex>/<hex>', async () => {
+    const bytes = randomBytes(1000)
+    const digest = digestOf(bytes)
+    const hex = digest.slice('sha256:'.length)
+    await mkdir(join(dir, 'blobs', 'sha256', hex.slice(0, 2)), { recursive: true })
+    await writeFile(join(dir, 'blobs', 'sha256', hex.slice(0, 2), hex), bytes)
+    index.insert({ digest, size: bytes.byteLength, mediaType: null }, clock, 'wharf')
+    const s = store(10_000)
+    expect(await s.init()).toMatchObject({ filesRemoved: 0, entriesRemoved: 0 })
+    expect(await s.readBytes(digest)).toEqual(bytes)
   })
 
   it('applies a lowered cap at start', async () => {

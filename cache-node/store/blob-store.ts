@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto'
-import { createReadStream, type ReadStream } from 'node:fs'
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import type { ReadStream } from 'node:fs'
+import { rm, stat, writeFile, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream'
 import type { Logger } from 'pino'
-import { DIGEST_ALGORITHMS, parseDigest, StreamHasher } from '../../oci/digest.ts'
+import { CasStore, fsyncPath, type ByteRange } from '../../lib/cas-store.ts'
+import { parseDigest, StreamHasher } from '../../oci/digest.ts'
 import type { Entry, IndexDb } from './index-db.ts'
 
 export interface BlobStoreOptions {
@@ -36,6 +36,20 @@ export interface Reservation {
   release(): void
 }
 
+/** Content to keep as an entry: its digest, its media type (manifests) and the upstream (index key) that served it. */
+export interface NewEntry {
+  digest: string
+  mediaType: string | null
+  source: string
+}
+
+/** What became of a `put`: kept as an entry or not (no room under the cap), and whether this put wrote the file. */
+export interface PutResult {
+  kept: boolean
+  /** False when the entry existed, or a concurrent put of the digest wrote the file (this one checked its bytes). */
+  written: boolean
+}
+
 /** What start-up repair found and fixed. */
 export interface RepairReport {
   /** Files with no index row (a crash between rename and insert), or whose size disagrees with their row. */
@@ -50,14 +64,15 @@ export interface RepairReport {
 
 /**
  * Content-addressed files under a byte cap, least-recently-used first out. Only verified content becomes an
- * entry (fills write to `tmp/` and commit by rename). Pinned digests (being read) are never evicted. Everything
- * written counts against the cap: entries, and the reservations of fills in flight, which hold room before they
+ * entry (fills write to `tmp/` and commit by rename; files, paths and renames are lib/cas-store.ts's). Pinned
+ * digests (being read) are never evicted. Everything written counts against the cap: entries, and the reservations of fills in flight, which hold room before they
  * write (their declared size, or room grown as bytes arrive), so the files never add up to more than the cap.
  */
 export class BlobStore {
   readonly root: string
   readonly tmpDir: string
   readonly maxBytes: number
+  readonly #cas: CasStore
   readonly #index: IndexDb
   readonly #fsync: boolean
   readonly #now: () => number
@@ -76,6 +91,7 @@ export class BlobStore {
   constructor(opts: BlobStoreOptions) {
     this.root = join(opts.dir, 'blobs')
     this.tmpDir = join(opts.dir, 'tmp')
+    this.#cas = new CasStore({ root: this.root, tmpDir: this.tmpDir, fsync: opts.fsync })
     this.maxBytes = opts.maxBytes
     this.#index = opts.index
     this.#fsync = opts.fsync
@@ -89,7 +105,7 @@ export class BlobStore {
   /** Makes the index and the files agree (a crash may leave either without the other), then applies the cap. */
   async init(): Promise<RepairReport> {
     const report: RepairReport = { filesRemoved: 0, entriesRemoved: 0, tmpRemoved: 0, unverified: 0 }
-    await mkdir(this.tmpDir, { recursive: true })
+    await this.#cas.init()
     // no marker: the last run crashed, lost power or was killed, and any file may be other than it was verified
     const marker = join(this.#dir, CLEAN_STOP_FILE)
     const clean = await stat(marker).then(
@@ -100,22 +116,17 @@ export class BlobStore {
     await rm(marker, { force: true })
     // the removal must outlive a crash of this run, or that crash would pass for a clean stop
     if (clean && this.#fsync) await fsyncPath(this.#dir)
-    for (const f of await readdir(this.tmpDir)) {
-      await rm(join(this.tmpDir, f), { recursive: true, force: true })
-      report.tmpRemoved++
-    }
+    report.tmpRemoved = await this.#cas.clearTmp()
     const rows = new Map(this.#index.all().map((r) => [r.digest, r.size]))
     const seen = new Set<string>()
-    for (const alg of Object.keys(DIGEST_ALGORITHMS)) {
-      for (const { digest, path } of await listFiles(join(this.root, alg), alg)) {
-        const size = rows.get(digest)
-        if (size !== undefined && (await stat(path)).size === size) {
-          seen.add(digest)
-          continue
-        }
-        await rm(path, { force: true })
-        report.filesRemoved++
+    for (const { digest, path } of await this.#cas.list()) {
+      const size = rows.get(digest)
+      if (size !== undefined && (await stat(path)).size === size) {
+        seen.add(digest)
+        continue
       }
+      await rm(path, { force: true })
+      report.filesRemoved++
     }
     const missing = [...rows.keys()].filter((d) => !seen.has(d))
     this.#index.remove(missing)
@@ -146,13 +157,17 @@ export class BlobStore {
   }
 
   path(digest: string): string {
-    const { algorithm, hex } = parseDigest(digest)
-    return join(this.root, algorithm, hex.slice(0, 2), hex)
+    return this.#cas.pathOf(digest)
   }
 
   /** A fresh path in the temporary folder (same filesystem as the entries, so commit is an atomic rename). */
   tmpPath(): string {
-    return join(this.tmpDir, `${randomBytes(12).toString('hex')}.part`)
+    return this.#cas.tmpPath()
+  }
+
+  /** Removes a temporary file that will not become an entry (a fill that failed); absent files are no error. */
+  discard(tmpFile: string): Promise<void> {
+    return this.#cas.discard(tmpFile)
   }
 
   entry(digest: string): Entry | undefined {
@@ -189,20 +204,17 @@ export class BlobStore {
    * index's back, so the caller can fill it again instead of failing mid-response. Hold a pin while reading.
    */
   async openFile(digest: string): Promise<FileHandle | undefined> {
-    try {
-      return await open(this.path(digest), 'r')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    const fh = await this.#cas.openFile(digest)
+    if (!fh) {
       this.#log.error({ digest }, 'cached file missing; entry dropped')
       this.drop(digest)
-      return undefined
     }
+    return fh
   }
 
-  /** A stream over an opened entry (`end` inclusive); it closes the file when done. */
-  stream(file: FileHandle, range?: { start: number; end: number }): ReadStream {
-    // 256 KiB reads, as the origin's store: few syscalls, modest memory per concurrent download
-    return createReadStream('', { fd: file, ...range, highWaterMark: 256 * 1024 })
+  /** A stream over an opened entry (`end` inclusive, 256 KiB reads as the origin's); it closes the file when done. */
+  stream(file: FileHandle, range?: ByteRange): ReadStream {
+    return this.#cas.stream(file, range)
   }
 
   /**
@@ -265,15 +277,8 @@ export class BlobStore {
     const e = this.#index.entry(digest)
     if (!e) return false
     const hasher = new StreamHasher(parseDigest(digest).algorithm)
-    let fh: FileHandle
-    try {
-      fh = await open(this.path(digest), 'r')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      this.#log.error({ digest }, 'cached file missing; entry dropped')
-      this.drop(digest)
-      return false
-    }
+    const fh = await this.openFile(digest)
+    if (!fh) return false
     try {
       const buf = Buffer.allocUnsafe(VERIFY_CHUNK)
       for (let pos = 0; ; ) {
@@ -305,15 +310,26 @@ export class BlobStore {
   dropCorrupt(digest: string, foundBy: 'read' | 'scrub' | 'first read'): void {
     const e = this.#index.entry(digest)
     if (!e) return
-    this.#index.remove([digest])
-    this.#used -= e.size
+    const removing = this.remove(digest)
     this.#onCorrupt(digest, e.size, foundBy)
-    const removing = rm(this.path(digest), { force: true })
-      .catch((err: unknown) => this.#log.error({ err, digest }, 'could not remove a corrupt cached file'))
+    removing.catch((err: unknown) => this.#log.error({ err, digest }, 'could not remove a corrupt cached file'))
+  }
+
+  /**
+   * Removes an entry, at once, and its file (readers that hold it open keep reading); an absent entry is no error.
+   * A commit of the same digest waits for the file's removal, so it never loses its new file to it.
+   */
+  remove(digest: string): Promise<void> {
+    if (!this.#index.entry(digest)) return Promise.resolve()
+    this.drop(digest)
+    const removing = this.#cas.remove(digest)
+    const settled: Promise<void> = removing
+      .catch(() => undefined)
       .finally(() => {
-        if (this.#dropping.get(digest) === removing) this.#dropping.delete(digest)
+        if (this.#dropping.get(digest) === settled) this.#dropping.delete(digest)
       })
-    this.#dropping.set(digest, removing)
+    this.#dropping.set(digest, settled)
+    return removing
   }
 
   /** Forgets an entry whose file went missing behind the index's back (the next request fills it again). */
@@ -324,13 +340,8 @@ export class BlobStore {
     this.#used -= e.size
   }
 
-  async readBytes(digest: string): Promise<Buffer | undefined> {
-    try {
-      return await readFile(this.path(digest))
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw err
-    }
+  readBytes(digest: string): Promise<Buffer | undefined> {
+    return this.#cas.readBytes(digest)
   }
 
   /**
@@ -382,12 +393,12 @@ export class BlobStore {
     if (this.#index.entry(e.digest)) {
       // the same bytes, verified again: this upstream has now proved it holds them
       this.#index.addSource(e.digest, e.source)
-      await rm(file, { force: true })
+      await this.#cas.discard(file)
       return true
     }
     const victims = this.#pickVictims(e.size)
     if (victims === undefined) {
-      await rm(file, { force: true })
+      await this.#cas.discard(file)
       this.#log.warn(
         { digest: e.digest, size: e.size, maxBytes: this.maxBytes },
         'no room under the cap: served, not kept',
@@ -398,40 +409,73 @@ export class BlobStore {
     this.#used += e.size
     try {
       await this.#evict(victims)
-      const target = this.path(e.digest)
       // a corrupt file of this digest being removed must be gone before the new one takes its path
       await this.#dropping.get(e.digest)
-      await mkdir(dirname(target), { recursive: true })
-      if (this.#fsync) await fsyncPath(file)
-      await rename(file, target)
-      if (this.#fsync) await fsyncPath(dirname(target))
+      await this.#cas.commit(file, e.digest)
       this.#index.insert(e, this.#now(), e.source)
       return true
     } catch (err) {
       this.#used -= e.size
-      await rm(file, { force: true })
+      await this.#cas.discard(file)
       throw err
     }
   }
 
-  /** Stores small verified content (a manifest) that `source` served as an entry; false when it finds no room. */
-  async put(e: { digest: string; mediaType: string | null; source: string }, bytes: Buffer): Promise<boolean> {
+  /**
+   * Stores content that `source` served as an entry: small content (a manifest) as bytes, or a stream of `e.size`
+   * bytes. The content is hashed as it is written and refused (IntegrityError, nothing kept) unless it is `e.size`
+   * bytes hashing to `e.digest`; an existing entry's bytes are hashed too before `source` is recorded as holding
+   * them. Not kept, nothing written, when the cap finds no room (the content is drained).
+   */
+  async put(e: NewEntry, content: Uint8Array): Promise<PutResult>
+  async put(e: NewEntry & { size: number }, content: Readable): Promise<PutResult>
+  async put(e: NewEntry & { size?: number }, content: Uint8Array | Readable): Promise<PutResult> {
+    const size = content instanceof Uint8Array ? content.byteLength : e.size!
+    const entry = { ...e, size }
+    if (this.#index.entry(e.digest)) {
+      await this.#cas.check(e.digest, content, { size })
+      this.#index.addSource(e.digest, e.source)
+      return { kept: true, written: false }
+    }
+    // room first, then the file: the cap counts what is written, not only what is kept
+    const reservation = await this.reserve(size)
+    if (!reservation) {
+      if (!(content instanceof Uint8Array)) content.resume()
+      return { kept: false, written: false }
+    }
+    try {
+      // a corrupt file of this digest being removed must be gone before the new one takes its path
+      await this.#dropping.get(e.digest)
+      const { written } = await this.#cas.writeVerified(e.digest, content, { size })
+      return { kept: await this.#adopt(entry, reservation), written }
+    } finally {
+      reservation.release()
+    }
+  }
+
+  /**
+   * Makes the verified file `put` moved into place an entry, in the same tick as the room is counted (so a
+   * concurrent put of the digest finds the entry); removes it when the cap has no room after all.
+   */
+  async #adopt(e: NewEntry & { size: number }, reservation: Reservation): Promise<boolean> {
+    reservation.release()
     if (this.#index.entry(e.digest)) {
       this.#index.addSource(e.digest, e.source)
       return true
     }
-    // room first, then the file: the cap counts what is written, not only what is kept
-    const reservation = await this.reserve(bytes.byteLength)
-    if (!reservation) return false
-    const file = this.tmpPath()
-    try {
-      await writeFile(file, bytes)
-    } catch (err) {
-      reservation.release()
-      await rm(file, { force: true })
-      throw err
+    const victims = this.#pickVictims(e.size)
+    if (victims === undefined) {
+      await this.#cas.remove(e.digest)
+      this.#log.warn(
+        { digest: e.digest, size: e.size, maxBytes: this.maxBytes },
+        'no room under the cap: served, not kept',
+      )
+      return false
     }
-    return this.commit(file, { ...e, size: bytes.byteLength }, reservation)
+    this.#used += e.size
+    this.#index.insert(e, this.#now(), e.source)
+    await this.#evict(victims)
+    return true
   }
 
   /**
@@ -464,35 +508,9 @@ export class BlobStore {
 
   async #evict(victims: { digest: string; size: number }[] | undefined): Promise<void> {
     for (const v of victims ?? []) {
-      await rm(this.path(v.digest), { force: true })
+      await this.#cas.remove(v.digest)
       this.#onEvict(v.digest, v.size)
       this.#log.info({ digest: v.digest, size: v.size }, 'evicted')
     }
-  }
-}
-
-async function listFiles(dir: string, algorithm: string): Promise<{ digest: string; path: string }[]> {
-  const out: { digest: string; path: string }[] = []
-  let shards: string[]
-  try {
-    shards = await readdir(dir)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out
-    throw err
-  }
-  for (const shard of shards) {
-    for (const name of await readdir(join(dir, shard))) {
-      out.push({ digest: `${algorithm}:${name}`, path: join(dir, shard, name) })
-    }
-  }
-  return out
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
   }
 }
