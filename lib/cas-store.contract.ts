@@ -71,7 +71,10 @@ export function casStoreContract(name: string, open: (dir: string) => Promise<Ca
 
     it('refuses bytes that do not hash to the digest, saying what it expected and found, and keeps nothing', async () => {
       const other = digestOf(Buffer.from('something else'))
-      await expect(s.put(other, chunked(blob), blob.byteLength)).rejects.toMatchObject({ expected: other, found: digest })
+      await expect(s.put(other, chunked(blob), blob.byteLength)).rejects.toMatchObject({
+        expected: other,
+        found: digest,
+      })
       expect(await s.read(other)).toBeUndefined()
       expect(await s.list()).toEqual([])
       expect(await s.tmpFiles()).toEqual([])
@@ -139,7 +142,9 @@ export function casStoreContract(name: string, open: (dir: string) => Promise<Ca
     it('reads inclusive byte ranges', async () => {
       await s.put(digest, chunked(blob), blob.byteLength)
       expect((await s.read(digest, { start: 0, end: 0 }))?.equals(blob.subarray(0, 1))).toBe(true)
-      expect((await s.read(digest, { start: 100_000, end: 1_500_000 }))?.equals(blob.subarray(100_000, 1_500_001))).toBe(true)
+      expect(
+        (await s.read(digest, { start: 100_000, end: 1_500_000 }))?.equals(blob.subarray(100_000, 1_500_001)),
+      ).toBe(true)
       const last = blob.byteLength - 1
       expect((await s.read(digest, { start: last - 9, end: last }))?.equals(blob.subarray(last - 9))).toBe(true)
     })

@@ -22,7 +22,8 @@ casStoreContract('CasStore', async (dir) => {
   await cas.init()
   return {
     put: (digest, source, size) => cas.writeVerified(digest, source, { size }),
-    read: async (digest, range) => ((await cas.stat(digest)) === undefined ? undefined : collect(cas.open(digest, range))),
+    read: async (digest, range) =>
+      (await cas.stat(digest)) === undefined ? undefined : collect(cas.open(digest, range)),
     remove: (digest) => cas.remove(digest),
     list: async () => (await cas.list()).map((f) => f.digest),
     tmpFiles: () => readdir(cas.tmpDir),

@@ -86,12 +86,16 @@ export class CasStore {
     return join(this.tmpDir, `${randomBytes(12).toString('hex')}.part`)
   }
 
-  /** Creates the content and temporary folders (once; every write waits for it). */
+  /** Creates the content and temporary folders (once it succeeded, not again; every write waits for it). */
   init(): Promise<void> {
-    this.#dirs ??= Promise.all([
-      mkdir(this.root, { recursive: true }),
-      mkdir(this.tmpDir, { recursive: true }),
-    ]).then(() => undefined)
+    this.#dirs ??= (async () => {
+      await mkdir(this.root, { recursive: true })
+      await mkdir(this.tmpDir, { recursive: true })
+    })().catch((err: unknown) => {
+      // a failure (a full disk, say) is tried again by the next write
+      this.#dirs = undefined
+      throw err
+    })
     return this.#dirs
   }
 
@@ -102,13 +106,17 @@ export class CasStore {
    * source is only hashed (each caller proves its own bytes) and nothing is written again; when it failed, this
    * one writes. Rejects with `IntegrityError` on a mismatch.
    */
-  async writeVerified(digest: string, source: Readable | Uint8Array, opts: { size?: number } = {}): Promise<WriteResult> {
+  async writeVerified(
+    digest: string,
+    source: Readable | Uint8Array,
+    opts: { size?: number } = {},
+  ): Promise<WriteResult> {
     const { algorithm, digest: d } = parseDigest(digest)
     const body = source instanceof Uint8Array ? Readable.from([source]) : source
+    // a write of this digest in flight: once it has put the file in place, only this source's bytes are checked
     for (let running = this.#writing.get(d); running; running = this.#writing.get(d)) {
-      if (await running.then(() => true, () => false)) {
-        const size = await hashOnly(body, algorithm, d, opts.size)
-        return { digest: d, size, written: false }
+      if (await running.catch(() => undefined)) {
+        return { digest: d, size: await hashOnly(body, algorithm, d, opts.size), written: false }
       }
     }
     const p = this.#write(d, algorithm, body, opts.size)
@@ -120,7 +128,18 @@ export class CasStore {
     }
   }
 
-  async #write(digest: string, algorithm: DigestAlgorithm, source: Readable, size: number | undefined): Promise<WriteResult> {
+  /** Hashes content without storing it: rejects with IntegrityError unless it matches `digest` (and `size`). */
+  async check(digest: string, source: Readable | Uint8Array, opts: { size?: number } = {}): Promise<number> {
+    const { algorithm, digest: d } = parseDigest(digest)
+    return hashOnly(source instanceof Uint8Array ? Readable.from([source]) : source, algorithm, d, opts.size)
+  }
+
+  async #write(
+    digest: string,
+    algorithm: DigestAlgorithm,
+    source: Readable,
+    size: number | undefined,
+  ): Promise<WriteResult> {
     await this.init()
     const tmp = this.tmpPath()
     const hasher = new StreamHasher(algorithm)
@@ -246,7 +265,12 @@ function check(hasher: StreamHasher, digest: string, size: number | undefined): 
   if (found !== digest) throw new IntegrityError('EINTEGRITY', digest, found)
 }
 
-async function hashOnly(source: Readable, algorithm: DigestAlgorithm, digest: string, size: number | undefined): Promise<number> {
+async function hashOnly(
+  source: Readable,
+  algorithm: DigestAlgorithm,
+  digest: string,
+  size: number | undefined,
+): Promise<number> {
   const hasher = new StreamHasher(algorithm)
   for await (const chunk of source) hasher.update(chunk as Buffer)
   check(hasher, digest, size)

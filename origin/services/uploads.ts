@@ -111,7 +111,13 @@ export class UploadService {
    * The whole blob in one request (POST ?digest=): no session, the blob store streams it in while hashing and
    * moves it into place once verified.
    */
-  async putWhole(repository: string, digest: string, body: Readable, chunk: ChunkInfo, actor: string): Promise<CompletedBlob> {
+  async putWhole(
+    repository: string,
+    digest: string,
+    body: Readable,
+    chunk: ChunkInfo,
+    actor: string,
+  ): Promise<CompletedBlob> {
     const parsed = parseDigest(digest)
     const expected = expectedBytes(0, body, chunk)
     const { size } = await this.#d.blobs.put(parsed.digest, body, expected).catch((err: unknown) => {
@@ -183,7 +189,9 @@ export class UploadService {
     try {
       // a deep write buffer lets the file stream batch chunks into one writev while the next ones arrive
       await pipeline(body, counter, createWriteStream(file, { flags: 'r+', start: row.offset, highWaterMark: WRITE_BUFFER }))
-      if (expected !== undefined && written !== expected) throw refused(new IntegrityError('EBADSIZE', expected, written))
+      if (expected !== undefined && written !== expected) {
+        throw refused(new IntegrityError('EBADSIZE', expected, written))
+      }
       if (this.#d.fsync) await fsyncPath(file)
     } catch (err) {
       // the session stays usable at its last acknowledged offset; the hash state is past it, so drop it

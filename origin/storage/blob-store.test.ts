@@ -1,6 +1,9 @@
-import { readdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
+import { expect, it } from 'vitest'
+import { digestOf } from '../../oci/digest.ts'
 import { casStoreContract } from '../../lib/cas-store.contract.ts'
 import { FsBlobStore } from './blob-store.ts'
 
@@ -16,10 +19,27 @@ casStoreContract('origin FsBlobStore', async (dir) => {
   const blobs = new FsBlobStore(join(dir, 'blobs'), { fsync: true, tmpDir })
   return {
     put: (digest, source, size) => blobs.put(digest, source, size),
-    read: async (digest, range) => ((await blobs.stat(digest)) === undefined ? undefined : collect(blobs.open(digest, range))),
+    read: async (digest, range) =>
+      (await blobs.stat(digest)) === undefined ? undefined : collect(blobs.open(digest, range)),
     remove: (digest) => blobs.delete(digest),
     list: () => blobs.list(),
     tmpFiles: () => readdir(tmpDir).catch(() => []),
     close: async () => undefined,
+  }
+})
+
+it('reads a data folder laid out as before lib/cas-store.ts: blobs/<algorithm>/<first two hex>/<hex>', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-origin-blobs-'))
+  try {
+    const bytes = Buffer.from('a layer pushed by an earlier version')
+    const hex = digestOf(bytes).slice('sha256:'.length)
+    await mkdir(join(dir, 'blobs', 'sha256', hex.slice(0, 2)), { recursive: true })
+    await writeFile(join(dir, 'blobs', 'sha256', hex.slice(0, 2), hex), bytes)
+    const blobs = new FsBlobStore(join(dir, 'blobs'), { fsync: false, tmpDir: join(dir, 'uploads') })
+    expect(await blobs.stat(digestOf(bytes))).toBe(bytes.byteLength)
+    expect(await collect(blobs.open(digestOf(bytes), { start: 2, end: 6 }))).toEqual(bytes.subarray(2, 7))
+    expect(await blobs.list()).toEqual([digestOf(bytes)])
+  } finally {
+    await rm(dir, { recursive: true, force: true })
   }
 })
