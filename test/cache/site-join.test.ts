@@ -203,11 +203,11 @@ describe('joining', () => {
 })
 
 describe('heartbeats', () => {
-  it('carry version, disk, capacity, hit ratio and url at the interval the control plane asks for', async () => {
+  it('carry version, disk, capacity, hit ratio, docker mirror and url at the interval the control plane asks for', async () => {
     cp.heartbeatIntervalMs = 150
     const c = await startCache({
       originUrl: NO_ORIGIN,
-      env: siteEnv({ CACHE_JOIN_TOKEN: cp.joinToken(), CACHE_SITE_NAME: 'beat-1' }),
+      env: siteEnv({ CACHE_JOIN_TOKEN: cp.joinToken(), CACHE_SITE_NAME: 'beat-1', CACHE_DOCKER_MIRROR: NS }),
     })
     try {
       await vi.waitFor(() => expect(c.deps.site!.identity()).toBeDefined(), { timeout: 10_000 })
@@ -221,6 +221,7 @@ describe('heartbeats', () => {
         diskFreeBytes: expect.any(Number) as number,
         capacityBytes: 2 ** 30,
         hitRatio: null,
+        dockerMirror: NS,
         url: c.url,
       })
       expect(first.diskFreeBytes as number).toBeGreaterThan(0)
