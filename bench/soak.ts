@@ -961,7 +961,9 @@ async function main(): Promise<void> {
       bodyMBPerSecond: round(bodyBytes / MB / loadSeconds, 1),
       distinctBlobsPulled: blobDone.size,
       distinctBlobMB: round(uniqueBlobBytes / MB, 0),
-      originSentMB: round((io1.wchar - io0.wchar) / MB, 0),
+      // everything the origin wrote (sockets, and files: pushed blobs, SQLite), not only what it sent to the cache
+      originWcharMB: round((io1.wchar - io0.wchar) / MB, 0),
+      cacheFromUpstreamMB: round((cacheMetrics.wharf_cache_bytes_from_upstream_total ?? Number.NaN) / MB, 0),
       imagesPushedDuringRun: pushStats.images,
       blobsPushedDuringRun: pushStats.blobs,
       pushFailures: pushStats.failed,
@@ -1176,7 +1178,7 @@ function render(
         'body MB',
         'MB/s',
         'distinct blobs pulled (MB)',
-        'origin sent MB',
+        'cache fetched from the origin, MB',
         'images pushed during the run',
       ],
       [
@@ -1187,7 +1189,7 @@ function render(
           v(s.bodyMB),
           v(s.bodyMBPerSecond),
           `${s.distinctBlobsPulled} (${s.distinctBlobMB})`,
-          v(s.originSentMB),
+          v(s.cacheFromUpstreamMB),
           `${s.imagesPushedDuringRun} (${s.blobsPushedDuringRun} blobs)`,
         ],
       ],
