@@ -89,16 +89,12 @@ export function repositoryRoutes({ repositories, grants }: ApiServices) {
       ? { repository: { namespace: g.scope.split('/')[0], name: g.scope.split('/').slice(1).join('/') } }
       : { namespace: { name: g.scope } }),
   })
-  const putTeamAccess = (scopeType: ScopeType, scope: (c: Context<ApiEnv>) => string) =>
-    [
-      json(ACCESS_LEVEL),
-      (c: WithBody<typeof ACCESS_LEVEL>) => {
-        const role = ACCESS_LEVELS[c.req.valid('json').accessLevel]
-        const g = grants.set(caller(c), scopeType, scope(c), 'team', c.req.param('team') ?? '', role)
-        return c.json(teamAccess(g, scopeType))
-      },
-    ] as const
-  app.put(`/repositories/${NAME}/teamAccess/:team`, ...putTeamAccess('repository', repo))
+  const putTeamAccess = (scopeType: ScopeType, scope: (c: Context<ApiEnv>) => string) => (c: WithBody<typeof ACCESS_LEVEL>) => {
+    const role = ACCESS_LEVELS[c.req.valid('json').accessLevel]
+    const g = grants.set(caller(c), scopeType, scope(c), 'team', c.req.param('team') ?? '', role)
+    return c.json(teamAccess(g, scopeType))
+  }
+  app.put(`/repositories/${NAME}/teamAccess/:team`, json(ACCESS_LEVEL), putTeamAccess('repository', repo))
   app.delete(`/repositories/${NAME}/teamAccess/:team`, (c) => {
     grants.delete(caller(c), 'repository', repo(c), 'team', c.req.param('team'))
     return c.body(null, 204)
@@ -106,7 +102,7 @@ export function repositoryRoutes({ repositories, grants }: ApiServices) {
   app.get('/repositoryNamespaces/:namespace/teamAccess/:team', (c) =>
     c.json(teamAccess(grants.get(caller(c), 'namespace', ns(c), 'team', c.req.param('team')), 'namespace')),
   )
-  app.put('/repositoryNamespaces/:namespace/teamAccess/:team', ...putTeamAccess('namespace', ns))
+  app.put('/repositoryNamespaces/:namespace/teamAccess/:team', json(ACCESS_LEVEL), putTeamAccess('namespace', ns))
   app.delete('/repositoryNamespaces/:namespace/teamAccess/:team', (c) => {
     grants.delete(caller(c), 'namespace', ns(c), 'team', c.req.param('team'))
     return c.body(null, 204)
