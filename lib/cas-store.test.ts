@@ -4,14 +4,8 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { digestOf } from '../oci/digest.ts'
-import { casStoreContract } from './cas-store.contract.ts'
+import { casStoreContract, readAll } from './cas-store.contract.ts'
 import { CasStore, IntegrityError } from './cas-store.ts'
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
-}
 
 function casIn(dir: string): CasStore {
   return new CasStore({ root: join(dir, 'blobs'), tmpDir: join(dir, 'tmp'), fsync: true })
@@ -23,7 +17,7 @@ casStoreContract('CasStore', async (dir) => {
   return {
     put: (digest, source, size) => cas.writeVerified(digest, source, { size }),
     read: async (digest, range) =>
-      (await cas.stat(digest)) === undefined ? undefined : collect(cas.open(digest, range)),
+      (await cas.stat(digest)) === undefined ? undefined : readAll(cas.open(digest, range)),
     remove: (digest) => cas.remove(digest),
     list: async () => (await cas.list()).map((f) => f.digest),
     tmpFiles: () => readdir(cas.tmpDir),

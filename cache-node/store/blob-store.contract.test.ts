@@ -1,16 +1,9 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
 import pino from 'pino'
-import { casStoreContract } from '../../lib/cas-store.contract.ts'
+import { casStoreContract, readAll } from '../../lib/cas-store.contract.ts'
 import { BlobStore } from './blob-store.ts'
 import { IndexDb } from './index-db.ts'
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
-}
 
 // what the cache serves is what its index holds: entries are listed from it, whole reads are checked as they
 // stream (CACHE_VERIFY_READS), and a reopen after a clean stop trusts the entries as they are
@@ -38,7 +31,7 @@ casStoreContract('cache-node BlobStore', async (dir) => {
       try {
         const fh = await store.openFile(digest)
         if (!fh) return undefined
-        return await collect(range ? store.stream(fh, range) : store.verifiedStream(fh, digest, e.size))
+        return await readAll(range ? store.stream(fh, range) : store.verifiedStream(fh, digest, e.size))
       } finally {
         unpin()
       }

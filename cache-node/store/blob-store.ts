@@ -65,8 +65,9 @@ export interface RepairReport {
 /**
  * Content-addressed files under a byte cap, least-recently-used first out. Only verified content becomes an
  * entry (fills write to `tmp/` and commit by rename; files, paths and renames are lib/cas-store.ts's). Pinned
- * digests (being read) are never evicted. Everything written counts against the cap: entries, and the reservations of fills in flight, which hold room before they
- * write (their declared size, or room grown as bytes arrive), so the files never add up to more than the cap.
+ * digests (being read) are never evicted. Everything written counts against the cap: entries, and the reservations
+ * of fills in flight, which hold room before they write (their declared size, or room grown as bytes arrive), so
+ * the files never add up to more than the cap.
  */
 export class BlobStore {
   readonly root: string
@@ -399,11 +400,7 @@ export class BlobStore {
     const victims = this.#pickVictims(e.size)
     if (victims === undefined) {
       await this.#cas.discard(file)
-      this.#log.warn(
-        { digest: e.digest, size: e.size, maxBytes: this.maxBytes },
-        'no room under the cap: served, not kept',
-      )
-      return false
+      return this.#noRoom(e)
     }
     // the room is ours from here: count it before any await, so concurrent commits see it taken
     this.#used += e.size
@@ -466,16 +463,18 @@ export class BlobStore {
     const victims = this.#pickVictims(e.size)
     if (victims === undefined) {
       await this.#cas.remove(e.digest)
-      this.#log.warn(
-        { digest: e.digest, size: e.size, maxBytes: this.maxBytes },
-        'no room under the cap: served, not kept',
-      )
-      return false
+      return this.#noRoom(e)
     }
     this.#used += e.size
     this.#index.insert(e, this.#now(), e.source)
     await this.#evict(victims)
     return true
+  }
+
+  #noRoom(e: { digest: string; size: number }): false {
+    const { digest, size } = e
+    this.#log.warn({ digest, size, maxBytes: this.maxBytes }, 'no room under the cap: served, not kept')
+    return false
   }
 
   /**

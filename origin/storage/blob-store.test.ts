@@ -1,17 +1,10 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
 import { expect, it } from 'vitest'
 import { digestOf } from '../../oci/digest.ts'
-import { casStoreContract } from '../../lib/cas-store.contract.ts'
+import { casStoreContract, readAll } from '../../lib/cas-store.contract.ts'
 import { FsBlobStore } from './blob-store.ts'
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
-}
 
 // the folders createDeps gives it: blobs/ and the uploads folder for its temporary files
 casStoreContract('origin FsBlobStore', async (dir) => {
@@ -20,7 +13,7 @@ casStoreContract('origin FsBlobStore', async (dir) => {
   return {
     put: (digest, source, size) => blobs.put(digest, source, size),
     read: async (digest, range) =>
-      (await blobs.stat(digest)) === undefined ? undefined : collect(blobs.open(digest, range)),
+      (await blobs.stat(digest)) === undefined ? undefined : readAll(blobs.open(digest, range)),
     remove: (digest) => blobs.delete(digest),
     list: () => blobs.list(),
     tmpFiles: () => readdir(tmpDir).catch(() => []),
@@ -37,7 +30,7 @@ it('reads a data folder laid out as before lib/cas-store.ts: blobs/<algorithm>/<
     await writeFile(join(dir, 'blobs', 'sha256', hex.slice(0, 2), hex), bytes)
     const blobs = new FsBlobStore(join(dir, 'blobs'), { fsync: false, tmpDir: join(dir, 'uploads') })
     expect(await blobs.stat(digestOf(bytes))).toBe(bytes.byteLength)
-    expect(await collect(blobs.open(digestOf(bytes), { start: 2, end: 6 }))).toEqual(bytes.subarray(2, 7))
+    expect(await readAll(blobs.open(digestOf(bytes), { start: 2, end: 6 }))).toEqual(bytes.subarray(2, 7))
     expect(await blobs.list()).toEqual([digestOf(bytes)])
   } finally {
     await rm(dir, { recursive: true, force: true })
