@@ -66,7 +66,8 @@ export async function createDeps(
     now,
     log: log.child({ component: 'origin-keys' }),
     refreshMs: config.jwksRefreshMs,
-    cooldownMs: 10_000,
+    // a request naming an unknown key id waits at most this long for the next fetch
+    cooldownMs: 2_000,
     timeoutMs: 10_000,
   })
   await keys.start()

@@ -63,6 +63,7 @@ export class OriginKeys {
   #learned: Learned | undefined
   #keys = new Map<string, { key: CryptoKey; alg: string }>()
   #inflight: Promise<boolean> | undefined
+  #deferred: Promise<boolean> | undefined
   #lastFetch = -Infinity
   #timer: NodeJS.Timeout | undefined
   #failures = 0
@@ -90,13 +91,30 @@ export class OriginKeys {
     return l && { realm: l.realm, service: l.service, issuer: l.issuer }
   }
 
-  /** The key for a `kid`, fetching the JWKS again when it is unknown and the cooldown allows. */
+  /**
+   * The key for a `kid`, fetching the JWKS again when it is unknown. Fetches caused by unknown ids are at least the
+   * cooldown apart: a request that arrives within it waits for the next fetch (one for all such requests) rather
+   * than being refused, so a token signed just after a rotation verifies even when a forged token triggered a
+   * fetch a moment before. Forged ids thus cost the origin one JWKS fetch per cooldown, whatever their number.
+   */
   async key(kid: string): Promise<{ key: CryptoKey; alg: string } | undefined> {
     const known = this.#keys.get(kid)
     if (known) return known
-    if (this.#opts.now() - this.#lastFetch < this.#opts.cooldownMs) return undefined
-    await this.refresh()
+    const wait = Math.min(this.#opts.cooldownMs, this.#lastFetch + this.#opts.cooldownMs - this.#opts.now())
+    if (wait > 0) await this.#fetchAfter(wait)
+    else await this.refresh()
     return this.#keys.get(kid)
+  }
+
+  /** One fetch `ms` from now, shared by every caller until it has run. */
+  #fetchAfter(ms: number): Promise<boolean> {
+    this.#deferred ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      timer.unref()
+    })
+      .then(() => (this.#stopped ? false : this.refresh()))
+      .finally(() => (this.#deferred = undefined))
+    return this.#deferred
   }
 
   /**

@@ -36,7 +36,8 @@ beforeAll(async () => {
   secret = await pushImage(origin.url, 'alice/private', alice, [randomBytes(64 * 1024)], 'v1')
   open = await pushImage(origin.url, 'alice/public', alice, [randomBytes(64 * 1024)], 'v1')
   bobs = await pushImage(origin.url, 'bob/app', bob, [randomBytes(1024)], 'v1')
-  cache = await startCache({ originUrl: origin.url, now })
+  // a short cooldown between key fetches caused by unknown key ids keeps the rotation tests quick
+  cache = await startCache({ originUrl: origin.url, now, env: { CACHE_JWKS_COOLDOWN: '1s' } })
 })
 
 afterAll(async () => {
@@ -207,6 +208,17 @@ describe('a key rotation on the origin', () => {
     const res = await blob(cache.url, 'alice/private', secret.config.digest, { token: after })
     expect(res.status, res.body.toString()).toBe(200)
     expect((await blob(cache.url, 'alice/private', secret.config.digest, { token: before })).status).toBe(200)
+  })
+
+  it('is picked up even when a forged key id made the cache fetch the keys a moment before (it waits for the next fetch)', async () => {
+    const scope = 'repository:alice/private:pull'
+    const stranger = await generateKeyPair('ES256')
+    const forged = await mint({}, { kid: `forged-${randomUUID()}`, key: stranger.privateKey })
+    expect((await blob(cache.url, 'alice/private', secret.config.digest, { token: forged })).status).toBe(401)
+    expect((await apiClient(origin.url).call('POST', '/meta/keys/rotate', TEST_ADMIN)).status).toBe(200)
+    const after = await tokenFor(origin.url, [scope], alice)
+    const res = await blob(cache.url, 'alice/private', secret.config.digest, { token: after })
+    expect(res.status, res.body.toString()).toBe(200)
   })
 })
 
