@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join as joinPath } from 'node:path'
 import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import { Agent } from 'undici'
@@ -10,6 +11,7 @@ import type { ControlPlaneConfig } from './config.ts'
 import type { ControlPlaneDeps } from './deps.ts'
 import { ApiError } from './errors.ts'
 import { Auth } from './http/auth.ts'
+import { MAX_BODY_BYTES } from './http/body.ts'
 import type { AppEnv } from './http/env.ts'
 import { requestLog } from './http/request-log.ts'
 import { assignmentRoutes } from './routes/assignments.ts'
@@ -124,6 +126,16 @@ export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
   app.get('/health', (c) => c.json({ status: 'ok', originReached: deps.keys.identity() !== undefined }))
 
   const api = new Hono<AppEnv>()
+  // bounds a body as it streams (a chunked body has no length to check up front); the rest of it is not read, so
+  // the connection cannot carry another request
+  api.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`, { headers: { Connection: 'close' } })
+      },
+    }),
+  )
   api.use(deps.auth.middleware())
   api.route('/sites', siteRoutes(deps))
   api.route('/join-tokens', joinTokenRoutes(deps))

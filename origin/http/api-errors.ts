@@ -13,6 +13,7 @@ export const API_ERRORS = {
   /** A known path asked with a method it does not answer; the `Allow` header lists those it does. */
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_REQUESTS: 429,
   UNAVAILABLE: 503,
 } as const

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream'
+import { Client } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiClient, type ApiClient } from '../helpers/api.ts'
 import { startOrigin, TEST_ADMIN } from '../helpers/start-origin.ts'
@@ -73,10 +75,25 @@ describe('/api/v0 errors', () => {
     expect((await api.call('GET', '/accounts/proto-9', TEST_ADMIN)).status).toBe(404)
   })
 
-  it('refuses a body over 64 KiB', async () => {
+  it('refuses a body over 64 KiB with 413, and closes that connection cleanly so the next request gets through', async () => {
     const res = await api.call('POST', '/accounts', TEST_ADMIN, { name: 'big', fullName: 'x'.repeat(70_000) })
-    expect(res.status).toBe(400)
-    expect(res.body.error.message).toMatch(/exceeds 65536 bytes/)
+    expect(res.status).toBe(413)
+    expect(res.body.error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/exceeds 65536 bytes/) })
+    // one connection, as a keep-alive client uses it: the unread rest of the body must not eat the next request
+    const client = new Client(origin.url, { pipelining: 0 })
+    try {
+      for (const body of [Buffer.alloc(700_000, 0x61), Readable.from([Buffer.alloc(300_000, 0x62), Buffer.alloc(400_000, 0x63)])]) {
+        const big = await client.request({ method: 'POST', path: '/api/v0/accounts', headers: { 'content-type': 'application/json' }, body })
+        expect(big.statusCode).toBe(413)
+        expect(big.headers.connection).toBe('close')
+        await big.body.dump()
+        const next = await client.request({ method: 'GET', path: '/v2/' })
+        expect(next.statusCode).toBe(401)
+        await next.body.dump()
+      }
+    } finally {
+      await client.close()
+    }
   })
 
   it('turns an unexpected failure into a 500 INTERNAL without details, and logs it', async () => {

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream'
+import { Client } from 'undici'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startNetwork, type Network } from './fixtures.ts'
 
@@ -175,6 +177,30 @@ describe("the API's edges", () => {
     const unknown = await net.api.call('GET', '/nowhere', net.admin)
     expect(unknown.status).toBe(404)
     expect(unknown.body.error.code).toBe('NOT_FOUND')
+  })
+
+  test('a body over 8 MiB is a 413 as it streams, chunked too, and the connection is closed for the next request', async () => {
+    const client = new Client(net.cp.url, { pipelining: 0 })
+    const bearer = (net.admin as { bearer: string }).bearer
+    try {
+      const chunks = async function* () {
+        for (let i = 0; i < 12; i++) yield Buffer.alloc(1024 * 1024, 0x20)
+      }
+      const res = await client.request({
+        method: 'POST',
+        path: '/api/v0/sites',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: Readable.from(chunks()),
+      })
+      expect(res.statusCode).toBe(413)
+      expect(res.headers.connection).toBe('close')
+      expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE')
+      const next = await client.request({ method: 'GET', path: '/api/v0/sites', headers: { authorization: `Bearer ${bearer}` } })
+      expect(next.statusCode).toBe(200)
+      await next.body.dump()
+    } finally {
+      await client.close()
+    }
   })
 
   test('queries are checked like bodies: an unknown parameter is named', async () => {

@@ -46,7 +46,12 @@ export function apiRoutes(deps: OriginDeps) {
   api.use(
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(new ApiError('BAD_REQUEST', `the body exceeds ${MAX_BODY_BYTES} bytes`).toBody(), 400),
+      // the rest of the body is not read, so the connection cannot carry another request: say so
+      onError: (c) =>
+        c.json(new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`).toBody(), 413, {
+          Connection: 'close',
+          'Cache-Control': 'no-store',
+        }),
     }),
   )
   api.use(apiAuth({ auth: deps.identity.auth }))
