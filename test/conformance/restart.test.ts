@@ -4,9 +4,11 @@
  * referrers stay. The in-process origin is closed and started again with `startOrigin({ dataDir })`; one test
  * kills a child-process origin with SIGKILL instead, to show an acknowledged chunk outlives a crash too.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { chunked, closeHttp, http, rebaseUrl, type HttpResult } from '../helpers/registry-http.ts'
 import {
@@ -180,6 +182,32 @@ describe('an upload session survives a restart', () => {
     const url = new URL(rebaseUrl(second.url, p.headers.location!))
     url.searchParams.set('digest', blob.digest)
     expect((await http('PUT', url.toString())).status).toBe(201)
+    expect((await http('GET', v2url(second.url, `${repo}/blobs/${blob.digest}`))).body.equals(blob.bytes)).toBe(true)
+  })
+
+  it('a monolithic POST ?digest= cut off by SIGKILL leaves nothing: no blob, no temporary file; a retry succeeds', async () => {
+    const repo = repoName('restart-monolithic')
+    const blob = randomBlob(4 * 1024 * 1024)
+    const first = await spawnOrigin({ dataDir })
+    running.push(first)
+    const body = new PassThrough()
+    const url = `${v2url(first.url, `${repo}/blobs/uploads/`)}?digest=${blob.digest}`
+    const cut = http('POST', url, { headers: { 'content-type': MT.octetStream }, body }).catch((err: unknown) => err)
+    body.write(blob.bytes.subarray(0, 1024 * 1024))
+    // the origin has begun its temporary file: the blob is being written when the process dies
+    while ((await readdir(join(dataDir, 'uploads')).catch(() => [])).length === 0) await sleep(10)
+    await first.kill('SIGKILL')
+    body.destroy()
+    await cut
+    await closeHttp(first.url)
+
+    const second = await spawnOrigin({ dataDir })
+    running.push(second)
+    expect(await readdir(join(dataDir, 'uploads'))).toEqual([])
+    expect((await http('HEAD', v2url(second.url, `${repo}/blobs/${blob.digest}`))).status).toBe(404)
+    const retry = `${v2url(second.url, `${repo}/blobs/uploads/`)}?digest=${blob.digest}`
+    const posted = await http('POST', retry, { headers: { 'content-type': MT.octetStream }, body: blob.bytes })
+    expect(posted.status).toBe(201)
     expect((await http('GET', v2url(second.url, `${repo}/blobs/${blob.digest}`))).body.equals(blob.bytes)).toBe(true)
   })
 })
