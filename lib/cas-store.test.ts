@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { digestOf } from '../oci/digest.ts'
 import { casStoreContract, readAll } from './cas-store.contract.ts'
@@ -26,6 +26,25 @@ casStoreContract('CasStore', async (dir) => {
 })
 
 describe('CasStore', () => {
+  it('lets a waiting write of a digest write it when the write it waited for failed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-cas-'))
+    try {
+      const cas = casIn(dir)
+      const bytes = Buffer.alloc(2 * 1024 * 1024, 7)
+      const broken = new PassThrough()
+      const first = cas.writeVerified(digestOf(bytes), broken, { size: bytes.byteLength })
+      broken.write(bytes.subarray(0, 1024))
+      const second = cas.writeVerified(digestOf(bytes), bytes, { size: bytes.byteLength })
+      broken.destroy(new Error('connection reset'))
+      await expect(first).rejects.toThrow('connection reset')
+      expect(await second).toMatchObject({ written: true, size: bytes.byteLength })
+      expect(await cas.readBytes(digestOf(bytes))).toEqual(bytes)
+      expect(await readdir(cas.tmpDir)).toEqual([])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('keeps files at <root>/<algorithm>/<first two hex>/<hex>, the layout both stores had', () => {
     const cas = casIn('/data')
     const hex = 'ab'.repeat(32)
