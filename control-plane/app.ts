@@ -2,14 +2,13 @@ import { mkdir } from 'node:fs/promises'
 import { join as joinPath } from 'node:path'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Logger } from 'pino'
 import { Agent } from 'undici'
 import { allowedMethods } from '../lib/allowed-methods.ts'
 import { OriginKeys } from '../lib/origin-keys.ts'
 import type { ControlPlaneConfig } from './config.ts'
 import type { ControlPlaneDeps } from './deps.ts'
-import { ApiError } from './errors.ts'
+import { ApiError, apiErrorHandler } from '../lib/api-error.ts'
 import { Auth } from './http/auth.ts'
 import { MAX_BODY_BYTES } from './http/body.ts'
 import type { AppEnv } from './http/env.ts'
@@ -155,14 +154,7 @@ export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
   })
   app.route('/api/v0', api)
 
-  app.onError((err, c) => {
-    if (err instanceof ApiError) {
-      c.var.log?.[err.status >= 500 ? 'warn' : 'info']({ code: err.code, message: err.message }, 'api error')
-      return c.json(err.toBody(), err.status as ContentfulStatusCode, err.headers)
-    }
-    ;(c.var.log ?? deps.log).error({ err }, 'unhandled error')
-    return c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500)
-  })
+  app.onError(apiErrorHandler(deps.log))
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no such endpoint: ${c.req.method} ${c.req.path}` } }, 404))
   return app
 }

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { OriginKeys } from '../../lib/origin-keys.ts'
-import { ApiError } from '../errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import { holdsRole, type OriginTokens } from '../services/origin-tokens.ts'
 import { parseSiteCredential, secretMatches } from '../services/secrets.ts'
 import type { SitesStore } from '../storage/sites-store.ts'

@@ -2,7 +2,7 @@ import { zValidator } from '@hono/zod-validator'
 import type { MiddlewareHandler } from 'hono'
 import type { z } from 'zod'
 import { describeIssues, parseJsonText, problemsMessage } from '../../lib/validation.ts'
-import { ApiError, badRequest } from '../errors.ts'
+import { ApiError, badRequest } from '../../lib/api-error.ts'
 import type { AppEnv } from './env.ts'
 
 /** Largest JSON body read (a metrics batch of 10,000 entries fits). */

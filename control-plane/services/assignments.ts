@@ -1,4 +1,4 @@
-import { badRequest, notFound } from '../errors.ts'
+import { badRequest, notFound } from '../../lib/api-error.ts'
 import type { AssignmentKind, AssignmentsStore } from '../storage/assignments-store.ts'
 import type { AssignmentPut, AssignmentView } from '../schemas.ts'
 import type { SitesService } from './sites.ts'

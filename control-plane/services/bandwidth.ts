@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.ts'
+import { badRequest } from '../../lib/api-error.ts'
 import type { UsageStore, UsageSum } from '../storage/usage-store.ts'
 import { toCsv } from './csv.ts'
 import type { BandwidthQuery, BandwidthReport, Counters } from '../schemas.ts'

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js'
-import { badRequest } from '../errors.ts'
+import { badRequest } from '../../lib/api-error.ts'
 
 export type Address = ipaddr.IPv4 | ipaddr.IPv6
 

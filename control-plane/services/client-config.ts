@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.ts'
+import { badRequest } from '../../lib/api-error.ts'
 import type { SiteRecord } from '../storage/sites-store.ts'
 
 import type { ClientConfig } from '../schemas.ts'

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { badRequest, notFound } from '../errors.ts'
+import { badRequest, notFound } from '../../lib/api-error.ts'
 import type { HealthEvent, HealthStore } from '../storage/health-store.ts'
 import type { HealthState, SiteRecord, SitesStore, SiteStats } from '../storage/sites-store.ts'
 import type { Heartbeat } from '../schemas.ts'

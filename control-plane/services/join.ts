@@ -1,4 +1,4 @@
-import { ApiError, badRequest, notFound } from '../errors.ts'
+import { ApiError, badRequest, notFound } from '../../lib/api-error.ts'
 import type { JoinTokenRecord, JoinTokensStore } from '../storage/join-tokens-store.ts'
 import type { SiteFields, SiteRecord, SitesStore } from '../storage/sites-store.ts'
 import type { JoinRequest, JoinTokenOptions, JoinTokenView, SitePatch } from '../schemas.ts'

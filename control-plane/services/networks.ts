@@ -1,4 +1,4 @@
-import { notFound } from '../errors.ts'
+import { notFound } from '../../lib/api-error.ts'
 import type { NetworkRecord, NetworksStore } from '../storage/networks-store.ts'
 import type { NetworkCreate } from '../schemas.ts'
 import { newId } from './secrets.ts'

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.ts'
+import { badRequest } from '../../lib/api-error.ts'
 import type { AssignmentKind, AssignmentsStore } from '../storage/assignments-store.ts'
 import type { NetworksStore } from '../storage/networks-store.ts'
 import type { SiteRecord } from '../storage/sites-store.ts'

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { ZodError } from 'zod'
-import { ApiError } from '../errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import { SiteCreate, SitePatch } from '../schemas.ts'
 import { memoryServices } from './testing.ts'
 

@@ -1,4 +1,4 @@
-import { ApiError, badRequest, notFound } from '../errors.ts'
+import { ApiError, badRequest, notFound } from '../../lib/api-error.ts'
 import type { SiteCreate, SitePatch, SiteView } from '../schemas.ts'
 import type { SiteFields, SiteRecord, SitesStore } from '../storage/sites-store.ts'
 import { iso } from './input.ts'

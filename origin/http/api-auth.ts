@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { getCookie } from 'hono/cookie'
-import { ApiError } from './api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { AppEnv } from './env.ts'
 import { clientAddress } from './client-address.ts'
 import { parseBasic } from './basic-auth.ts'

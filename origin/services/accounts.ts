@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountKind, AccountsStore } from '../storage/accounts-store.ts'
 import type { Metadata } from '../storage/metadata.ts'

@@ -1,4 +1,4 @@
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { AccountsStore } from '../storage/accounts-store.ts'
 import type { BlobRedirects } from './blob-redirects.ts'
 import { allow, audit, signedIn } from './common.ts'

@@ -1,5 +1,5 @@
 import { isValidName } from '../../oci/reference.ts'
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import { actorOf, type Events } from './events.ts'
 import { isReservedName } from './reserved-names.ts'
 import type { Caller, Permissions, UserPrincipal } from './permissions.ts'

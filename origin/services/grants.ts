@@ -1,4 +1,4 @@
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { AccessStore, Grant, Role } from '../storage/access-store.ts'
 import type { AccountsStore } from '../storage/accounts-store.ts'
 import { allow, audit, iso, pageOf, signedIn, type Page } from './common.ts'

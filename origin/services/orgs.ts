@@ -1,4 +1,4 @@
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { Account, Team } from '../storage/accounts-store.ts'
 import { allow, assertComponent, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
 import type { Caller } from './permissions.ts'

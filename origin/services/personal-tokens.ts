@@ -1,4 +1,4 @@
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { TokenRow } from '../storage/access-store.ts'
 import type { Account } from '../storage/accounts-store.ts'
 import { allow, requirePassword, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'

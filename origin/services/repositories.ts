@@ -1,5 +1,5 @@
 import { isValidName } from '../../oci/reference.ts'
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { AccessStore } from '../storage/access-store.ts'
 import type { AccountsStore } from '../storage/accounts-store.ts'
 import type { Metadata, RepositoryRow } from '../storage/metadata.ts'

@@ -1,5 +1,5 @@
 import { isValidName } from '../../oci/reference.ts'
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import type { Robot } from '../storage/access-store.ts'
 import { ROBOT_PREFIX } from './auth.ts'
 import { allow, requirePassword, assertComponent, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'

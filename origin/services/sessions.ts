@@ -1,4 +1,4 @@
-import { ApiError } from '../http/api-errors.ts'
+import { ApiError } from '../../lib/api-error.ts'
 import { LoginError, credentialKind, type AuthService } from './auth.ts'
 import { audit } from './common.ts'
 import type { Events } from './events.ts'

@@ -1,10 +1,9 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { OriginDeps } from '../../app.ts'
 import { apiAuth, type ApiEnv } from '../../http/api-auth.ts'
 import { allowedMethods } from '../../../lib/allowed-methods.ts'
-import { ApiError } from '../../http/api-errors.ts'
+import { ApiError, apiErrorHandler } from '../../../lib/api-error.ts'
 import { accountRoutes } from './accounts.ts'
 import { cacheRoutes } from './caches.ts'
 import { eventRoutes } from './events.ts'
@@ -27,16 +26,7 @@ export function apiRoutes(deps: OriginDeps) {
   const services = createApiServices(deps)
   const api = new Hono<ApiEnv>()
 
-  api.onError((err, c) => {
-    if (err instanceof ApiError) {
-      c.var.log?.[err.status >= 500 ? 'error' : 'debug']({ err: { message: err.message, code: err.code } }, 'api error')
-      return c.json(err.toBody(), err.status as ContentfulStatusCode, { ...err.headers, 'Cache-Control': 'no-store' })
-    }
-    c.var.log?.error({ err }, 'unhandled error')
-    return c.json({ error: { code: 'INTERNAL', message: 'internal error', detail: null } }, 500, {
-      'Cache-Control': 'no-store',
-    })
-  })
+  api.onError(apiErrorHandler(deps.log))
 
   api.use(async (c, next) => {
     await next()
@@ -47,11 +37,9 @@ export function apiRoutes(deps: OriginDeps) {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       // the rest of the body is not read, so the connection cannot carry another request: say so
-      onError: (c) =>
-        c.json(new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`).toBody(), 413, {
-          Connection: 'close',
-          'Cache-Control': 'no-store',
-        }),
+      onError: () => {
+        throw new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`, { headers: { Connection: 'close' } })
+      },
     }),
   )
   api.use(apiAuth({ auth: deps.identity.auth }))

@@ -4,7 +4,7 @@ import { strict, text } from '../../../lib/validation.ts'
 import type { OriginDeps } from '../../app.ts'
 import { requireAdmin, type ApiEnv } from '../../http/api-auth.ts'
 import { actorOf } from '../../services/events.ts'
-import { ApiError } from '../../http/api-errors.ts'
+import { ApiError } from '../../../lib/api-error.ts'
 import { isUnderDn, LDAP_SETTINGS_INPUT, parseLdapSettings, publicLdapSettings } from '../../services/ldap-settings.ts'
 import { json } from './input.ts'
 
