@@ -6,7 +6,7 @@ import { TokenService } from '../../origin/services/tokens.ts'
 import { hashPassword } from '../../origin/services/passwords.ts'
 import { getToken, tokenFor, decodeAccess, type Credentials } from '../helpers/auth.ts'
 import { startOrigin, TEST_ADMIN, type RunningOrigin } from '../helpers/start-origin.ts'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json'
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hashPassword } from '../../origin/services/passwords.ts'
 import { basic, decodeAccess, getToken, tokenFor } from '../helpers/auth.ts'
 import { startOrigin, TEST_ADMIN, type RunningOrigin } from '../helpers/start-origin.ts'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 
 let origin: RunningOrigin & { deps: OriginDeps }
 

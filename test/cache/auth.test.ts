@@ -7,7 +7,7 @@
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 import { apiClient, createRepo, createUser } from '../helpers/api.ts'
 import { getToken, tokenFor, type Credentials } from '../helpers/auth.ts'
 import { blob, call, errorCode, manifest, pushImage, sha256, type PushedImage } from '../helpers/cache-http.ts'

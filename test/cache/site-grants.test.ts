@@ -12,7 +12,7 @@ import { generateKeyPair, SignJWT, type CryptoKey } from 'jose'
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 import { apiClient, createRepo, createUser } from '../helpers/api.ts'
 import { tokenFor, type Credentials } from '../helpers/auth.ts'
 import {

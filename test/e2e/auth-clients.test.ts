@@ -11,7 +11,7 @@ import type { Credentials } from '../helpers/auth.ts'
 import { clientSandbox, describeWithClients, pushedDigest, run, type ClientSandbox } from '../helpers/clients.ts'
 import { closeHttp } from '../helpers/registry-http.ts'
 import { startOrigin, TEST_ADMIN, type RunningOrigin } from '../helpers/start-origin.ts'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 
 const uid = () => randomBytes(4).toString('hex')
 

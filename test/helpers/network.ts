@@ -15,7 +15,7 @@ import { spawnCache, type RunningCache } from './start-cache.ts'
 import { spawnControlPlane } from './start-control-plane.ts'
 import { startOrigin, TEST_ADMIN, type RunningOrigin } from './start-origin.ts'
 import type { SpawnedProgram } from './spawn-program.ts'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 
 export interface SiteSpec {
   name: string

@@ -2,8 +2,9 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnProgram, type SpawnedProgram } from './spawn-program.ts'
-import { buildApp, createDeps, type OriginDeps } from '../../origin/app.ts'
+import { buildApp } from '../../origin/app.ts'
 import { loadConfig, withBoundPort } from '../../origin/config.ts'
+import { createDeps, type OriginDeps } from '../../origin/deps.ts'
 import type { FetchHandler } from '../../lib/server.ts'
 import { serveInProcess, testLogger } from './in-process.ts'
 
@@ -24,6 +25,8 @@ export interface StartOptions {
   logLines?: Record<string, unknown>[]
   /** The origin's clock (tokens, grants, caches of control plane answers); Date.now by default. */
   now?: () => number
+  /** Run the origin's timers (upload purge, scheduled LDAP sync), as origin/main.ts does (default true). */
+  timers?: boolean
 }
 
 /** The first admin's password in every test origin. */
@@ -47,12 +50,11 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
   })
   return serveInProcess({
     async start(port) {
-      const deps = await createDeps(withBoundPort(config, port), testLogger(opts.logLines), opts.now)
+      const deps = await createDeps(withBoundPort(config, port), testLogger(opts.logLines), { now: opts.now, timers: opts.timers })
       return { deps, fetch: buildApp(deps).fetch as FetchHandler }
     },
     async stop(deps) {
-      await deps.network.controlPlane?.close()
-      deps.db.close()
+      await deps.close()
     },
     dataDir,
     ownsDataDir: !opts.dataDir,

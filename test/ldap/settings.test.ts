@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 import { describeWithSlapd, startSlapd, type Slapd } from '../helpers/slapd.ts'
 import { startOrigin, TEST_ADMIN, type RunningOrigin } from '../helpers/start-origin.ts'
 import { api, configure, settingsFor } from './fixtures.ts'
@@ -10,7 +10,8 @@ describeWithSlapd('/api/v0/meta/ldap: settings, test connection, sync now, sched
 
   beforeAll(async () => {
     slapd = await startSlapd()
-    origin = await startOrigin()
+    // the schedule is started by hand below, to see it start and stop
+    origin = await startOrigin({ timers: false })
   })
   afterAll(async () => {
     await origin?.close()

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 import { systemActor } from '../../origin/services/events.ts'
 import type { Team } from '../../origin/storage/accounts-store.ts'
 import { describeWithSlapd, groupDn, startSlapd, userDn, type Slapd } from '../helpers/slapd.ts'

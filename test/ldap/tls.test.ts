@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { OriginDeps } from '../../origin/app.ts'
+import type { OriginDeps } from '../../origin/deps.ts'
 import { describeWithSlapd, startSlapd, type Slapd } from '../helpers/slapd.ts'
 import { startOrigin, type RunningOrigin } from '../helpers/start-origin.ts'
 import { api, configure, loginStatus, settingsFor } from './fixtures.ts'

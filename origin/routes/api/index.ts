@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import type { OriginDeps } from '../../app.ts'
+import type { OriginDeps } from '../../deps.ts'
 import { apiAuth, type ApiEnv } from '../../http/api-auth.ts'
 import { allowedMethods } from '../../../lib/allowed-methods.ts'
 import { ApiError, apiErrorHandler } from '../../../lib/api-error.ts'

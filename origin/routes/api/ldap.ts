@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { strict, text } from '../../../lib/validation.ts'
-import type { OriginDeps } from '../../app.ts'
+import type { OriginDeps } from '../../deps.ts'
 import { requireAdmin, type ApiEnv } from '../../http/api-auth.ts'
 import { actorOf } from '../../services/events.ts'
 import { ApiError } from '../../../lib/api-error.ts'

@@ -1,4 +1,4 @@
-import type { OriginDeps } from '../../app.ts'
+import type { OriginDeps } from '../../deps.ts'
 import { AccountsService } from '../../services/accounts.ts'
 import { AuditLog } from '../../services/audit.ts'
 import { CacheSettingsService } from '../../services/cache-settings.ts'
