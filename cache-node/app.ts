@@ -1,7 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import type { Logger } from 'pino'
 import { Agent } from 'undici'
 import { CacheAccess } from './auth/access.ts'
@@ -9,8 +8,11 @@ import { OriginKeys } from '../lib/origin-keys.ts'
 import type { CacheConfig, UpstreamConfig } from './config.ts'
 import { UpstreamError } from './errors.ts'
 import type { AppEnv } from './http/env.ts'
-import { requestLog } from './http/request-log.ts'
-import { Metrics } from './metrics.ts'
+import { requestId } from 'hono/request-id'
+import { databaseCheck, diskCheck, healthRoutes, UpstreamProbe, type ReadinessCheck } from '../lib/health.ts'
+import { metricsHandler } from '../lib/metrics.ts'
+import { requestLog } from '../lib/request-log.ts'
+import { Metrics, requestOutcome } from './metrics.ts'
 import { v2Routes } from './routes/v2.ts'
 import { BlobService } from './services/blobs.ts'
 import { ListingService } from './services/listings.ts'
@@ -42,6 +44,8 @@ export interface CacheDeps {
   site: SiteAgent | undefined
   /** What start-up found to repair in the store. */
   repair: RepairReport
+  /** What /readyz asks: the index, the data disk, the default upstream. */
+  readiness: ReadinessCheck[]
   now: () => number
   /** Stops background work and closes connections and the index. */
   close(): Promise<void>
@@ -69,8 +73,8 @@ export async function createDeps(
       ])
     }
   }
-  const index = new IndexDb(join(config.dataDir, 'index.db'))
   const metrics = new Metrics()
+  const index = new IndexDb(join(config.dataDir, 'index.db'), { onOpen: (db) => metrics.timeStatements(db) })
   // eviction also drops a manifest from memory; the manifest service exists only once the store is open
   let forget: (digest: string) => void = () => undefined
   const store = new BlobStore({
@@ -226,6 +230,11 @@ export async function createDeps(
     metrics,
     site,
     repair,
+    readiness: [
+      databaseCheck(() => index.ping()),
+      diskCheck(config.dataDir),
+      new UpstreamProbe({ name: 'upstream', url: new URL('/v2/', config.upstream.url), now, dispatcher: agent }),
+    ],
     now,
     async close() {
       // first: the last usage goes to the outbox in the index, and maybe to the control plane
@@ -244,7 +253,29 @@ export async function createDeps(
 /** The cache node's HTTP application; no I/O happens here. */
 export function buildApp(deps: CacheDeps) {
   const app = new Hono<AppEnv>()
-  app.use(requestLog(deps.log, deps.metrics))
+  app.use(requestId(), async (c, next) => {
+    c.set('served', { bytes: 0 })
+    await next()
+  })
+  app.use(
+    requestLog(deps.log, {
+      // the content a request served: kind, repository, upstream and how the cache answered (see requestOutcome)
+      fields: (c0, r) => {
+        const served = (c0 as Context<AppEnv>).var.served
+        return served.kind
+          ? { kind: served.kind, repository: served.repository, upstream: served.upstream, cache: requestOutcome(served.cache, r.status) }
+          : {}
+      },
+      onDone: (r, c0) => {
+        const c = c0 as Context<AppEnv>
+        const served = c.var.served
+        deps.metrics.httpRequest(r)
+        if (!served.kind) return
+        if (!c.env?.outgoing && served.bytes === 0 && r.method !== 'HEAD') served.bytes = r.bytesOut
+        deps.metrics.request({ kind: served.kind, cache: served.cache, status: r.status, repository: served.repository, bytes: served.bytes })
+      },
+    }),
+  )
   app.route(
     '/v2/',
     v2Routes({
@@ -252,15 +283,12 @@ export function buildApp(deps: CacheDeps) {
       originPublicUrl: () => deps.keys.identity()?.issuer ?? deps.config.originUrl.origin,
     }),
   )
-  app.get('/metrics', (c) => {
-    const token = deps.config.metricsToken
-    if (token && !sameSecret(c.req.header('authorization') ?? '', `Bearer ${token}`)) {
-      return c.text('metrics need Authorization: Bearer <CACHE_METRICS_TOKEN>\n', 401, {
-        'WWW-Authenticate': 'Bearer realm="metrics"',
-      })
-    }
-    return c.text(deps.metrics.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' })
-  })
+  app.get(
+    '/metrics',
+    metricsHandler({ render: () => deps.metrics.render(), token: deps.config.metricsToken, tokenVariable: 'CACHE_METRICS_TOKEN' }),
+  )
+  app.route('/', healthRoutes(deps.readiness))
+  // the first health endpoint, kept for the scripts that call it
   app.get('/health', (c) =>
     c.json({
       status: 'ok',
@@ -285,9 +313,4 @@ async function originRealm(keys: OriginKeys, config: Readonly<CacheConfig>): Pro
     )
   }
   return known.realm
-}
-
-/** Compares secrets in constant time (hashes first, so lengths do not show either). */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
 }

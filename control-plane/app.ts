@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join as joinPath } from 'node:path'
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { Logger } from 'pino'
 import { Agent } from 'undici'
@@ -12,7 +12,11 @@ import { ApiError, apiErrorHandler } from '../lib/api-error.ts'
 import { Auth } from './http/auth.ts'
 import { MAX_BODY_BYTES } from './http/body.ts'
 import type { AppEnv } from './http/env.ts'
-import { requestLog } from './http/request-log.ts'
+import { requestId } from 'hono/request-id'
+import { databaseCheck, diskCheck, healthRoutes, UpstreamProbe } from '../lib/health.ts'
+import { metricsHandler } from '../lib/metrics.ts'
+import { requestLog } from '../lib/request-log.ts'
+import { ControlPlaneMetrics } from './prometheus.ts'
 import { assignmentRoutes } from './routes/assignments.ts'
 import { joinTokenRoutes } from './routes/join-tokens.ts'
 import { networkRoutes } from './routes/networks.ts'
@@ -34,7 +38,7 @@ import { MetaStore, openDb } from './storage/db.ts'
 import { HealthStore } from './storage/health-store.ts'
 import { JoinTokensStore } from './storage/join-tokens-store.ts'
 import { NetworksStore } from './storage/networks-store.ts'
-import { SitesStore } from './storage/sites-store.ts'
+import { SitesStore, type SiteRecord } from './storage/sites-store.ts'
 import { UsageStore } from './storage/usage-store.ts'
 
 export type { ControlPlaneDeps } from './deps.ts'
@@ -58,7 +62,11 @@ export async function createDeps(
   const now = o.now ?? Date.now
   await mkdir(config.dataDir, { recursive: true })
   const db = openDb(joinPath(config.dataDir, 'control-plane.db'))
+  let siteStates: () => SiteRecord['healthState'][] = () => []
+  const prometheus = new ControlPlaneMetrics(() => siteStates())
+  prometheus.timeStatements(db)
   const siteStore = new SitesStore(db)
+  siteStates = () => siteStore.list().map((s) => s.healthState)
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: 4 })
   const keys = new OriginKeys({
     originUrl: config.originUrl,
@@ -107,6 +115,12 @@ export async function createDeps(
     networks: new NetworksService(networkStore, now),
     placement,
     metrics: new MetricsService(usage, now),
+    prometheus,
+    readiness: [
+      databaseCheck(() => db.prepare('SELECT 1').get()),
+      diskCheck(config.dataDir),
+      new UpstreamProbe({ name: 'origin', url: new URL('/auth/jwks.json', config.originUrl), now, dispatcher: agent }),
+    ],
     bandwidth: new BandwidthService(usage, sites, now),
     now,
     async close() {
@@ -121,7 +135,24 @@ export async function createDeps(
 /** The control plane's HTTP application; no I/O happens here. */
 export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
-  app.use(requestLog(deps.log))
+  app.use(
+    requestId(),
+    requestLog(deps.log, {
+      // the kind of caller, once auth has found it; never the Authorization header, the query or a body
+      fields: (c) => {
+        const caller = (c as Context<AppEnv>).var.caller
+        return {
+          caller: caller?.kind,
+          ...(caller && 'siteId' in caller ? { siteId: caller.siteId } : {}),
+          ...(caller && 'subject' in caller ? { subject: caller.subject } : {}),
+        }
+      },
+      onDone: (r) => deps.prometheus.httpRequest(r),
+    }),
+  )
+  app.get('/metrics', metricsHandler({ render: () => deps.prometheus.render(), token: deps.config.metricsToken, tokenVariable: 'CONTROL_PLANE_METRICS_TOKEN' }))
+  app.route('/', healthRoutes(deps.readiness))
+  // the first health endpoint, kept as an alias for the scripts that call it
   app.get('/health', (c) => c.json({ status: 'ok', originReached: deps.keys.identity() !== undefined }))
 
   const api = new Hono<AppEnv>()

@@ -21,6 +21,8 @@ export interface ControlPlaneConfig extends ProgramConfig {
   geoipDir: string
   /** How often the origin's JWKS and identity are fetched again. Default 5m. */
   jwksRefreshMs: number
+  /** When set, /metrics needs `Authorization: Bearer <token>`; unset, it answers loopback clients only. */
+  metricsToken?: string
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -78,6 +80,7 @@ export function loadConfig(env: Env): Readonly<ControlPlaneConfig> {
     metricsIntervalMs,
     geoipDir: geoipRaw !== undefined ? resolve(geoipRaw) : bundledGeoipDir(),
     jwksRefreshMs,
+    metricsToken: p.raw('CONTROL_PLANE_METRICS_TOKEN'),
   }
   p.throwIfAny('control-plane')
   return Object.freeze(config)

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino'
 import type { OriginKeys } from '../lib/origin-keys.ts'
 import type { ControlPlaneConfig } from './config.ts'
+import type { ReadinessCheck } from '../lib/health.ts'
 import type { Auth } from './http/auth.ts'
+import type { ControlPlaneMetrics } from './prometheus.ts'
 import type { AssignmentsService } from './services/assignments.ts'
 import type { BandwidthService } from './services/bandwidth.ts'
 import type { HealthService } from './services/health.ts'
@@ -26,6 +28,10 @@ export interface ControlPlaneDeps {
   networks: NetworksService
   placement: PlacementService
   metrics: MetricsService
+  /** The Prometheus series at /metrics. */
+  prometheus: ControlPlaneMetrics
+  /** What /readyz asks: the database, the data disk, the origin. */
+  readiness: ReadinessCheck[]
   bandwidth: BandwidthService
   now: () => number
   /** Stops the timers and closes the database. */

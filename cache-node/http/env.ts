@@ -19,5 +19,5 @@ export interface ServedInfo {
 /** Hono environment shared by the cache node's routes. */
 export interface AppEnv {
   Bindings: HttpBindings
-  Variables: { log: Logger; reqId: string; served: ServedInfo }
+  Variables: { log: Logger; requestId: string; served: ServedInfo }
 }

@@ -151,14 +151,19 @@ export class IndexDb {
   readonly #outboxCount: Statement
   readonly #outboxDropOthers: Statement
 
-  constructor(file: string) {
+  readonly #ping: Statement
+
+  /** `onOpen` sees the database before any statement is prepared (metrics time them). */
+  constructor(file: string, opts: { onOpen?: (db: Database.Database) => void } = {}) {
     this.#db = new Database(file)
+    opts.onOpen?.(this.#db)
     this.#db.pragma('journal_mode = WAL')
     // NORMAL: a crash may lose the last commits but never corrupts; start-up repair reconciles files and rows
     this.#db.pragma('synchronous = NORMAL')
     this.#db.pragma('busy_timeout = 5000')
     migrate(this.#db)
     const db = this.#db
+    this.#ping = db.prepare('SELECT 1').pluck()
     this.#entry = db.prepare('SELECT * FROM blobs WHERE digest = ?')
     this.#insert = db.prepare(
       `INSERT INTO blobs (digest, size, media_type, stored_at, last_access, hits, verified_at) VALUES (?, ?, ?, ?, ?, 0, ?)
@@ -383,6 +388,11 @@ export class IndexDb {
   /** Drops batches made for another site identity (they cannot be delivered with this one's credential). */
   dropBatchesNotOf(siteId: string): number {
     return this.#outboxDropOthers.run(siteId).changes
+  }
+
+  /** Throws unless the database answers `SELECT 1` (readiness). */
+  ping(): void {
+    this.#ping.get()
   }
 
   close(): void {

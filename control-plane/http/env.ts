@@ -18,5 +18,5 @@ export type Caller =
 /** Hono environment shared by the control plane's routes. */
 export interface AppEnv {
   Bindings: HttpBindings
-  Variables: { log: Logger; reqId: string; caller: Caller }
+  Variables: { log: Logger; requestId: string; caller: Caller }
 }

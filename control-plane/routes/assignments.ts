@@ -10,9 +10,11 @@ import { PlacementService } from '../services/placement.ts'
 export function assignmentRoutes(d: ControlPlaneDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
-  app.post('/resolve', d.auth.only('admin', 'origin'), json(ResolveRequest), async (c) =>
-    c.json(await d.placement.resolve(PlacementService.checked(c.req.valid('json')))),
-  )
+  app.post('/resolve', d.auth.only('admin', 'origin'), json(ResolveRequest), async (c) => {
+    const resolution = await d.placement.resolve(PlacementService.checked(c.req.valid('json')))
+    d.prometheus.assignment(resolution.rule)
+    return c.json(resolution)
+  })
 
   app.get('/', d.auth.only('admin'), (c) => c.json({ assignments: d.assignments.list() }))
 

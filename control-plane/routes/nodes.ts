@@ -32,9 +32,12 @@ export function nodeRoutes(d: ControlPlaneDeps): Hono<AppEnv> {
     return c.json({ state, ...intervals })
   })
 
-  app.post('/sites/:siteId/metrics', ownSite, json(MetricsBatch), (c) =>
-    c.json(d.metrics.ingest(c.req.param('siteId'), c.req.valid('json'))),
-  )
+  app.post('/sites/:siteId/metrics', ownSite, json(MetricsBatch), (c) => {
+    const batch = c.req.valid('json')
+    const result = d.metrics.ingest(c.req.param('siteId'), batch)
+    d.prometheus.reportBatch(result.duplicate, batch.entries.length)
+    return c.json(result)
+  })
 
   return app
 }
