@@ -14,10 +14,7 @@ export function buildApp(deps: OriginDeps) {
   const app = new Hono<AppEnv>()
   app.use(clientAddressMiddleware(deps.network.proxies))
   app.use(requestLog(deps.log))
-  app.route(
-    '/v2/',
-    v2Routes({ ...deps, events: deps.identity.events, grants: deps.network.grants, redirects: deps.network.redirects }),
-  )
+  app.route('/v2/', v2Routes({ ...deps, grants: deps.network.grants, redirects: deps.network.redirects }))
   app.route('/auth', tokenRoutes(deps.identity))
   app.route('/api/v0', apiRoutes(deps))
   app.get('/health', (c) => c.json({ status: 'ok' }))

@@ -69,19 +69,21 @@ export async function createDeps(
   await mkdir(config.dataDir, { recursive: true })
   const db = openDb(join(config.dataDir, 'origin.db'))
   const meta = new Metadata(db)
+  const identity = await createIdentity(config, db, meta, log, now)
   const uploadsDir = join(config.dataDir, 'uploads')
   const blobs = new FsBlobStore(join(config.dataDir, 'blobs'), { fsync: config.fsync, tmpDir: uploadsDir })
+  const { events, permissions } = identity
+  const registry = new RegistryService({ meta, blobs, events, permissions, now, log: log.child({ component: 'registry' }) })
   const uploads = new UploadService({
     meta,
     blobs,
+    repositories: registry,
     dir: uploadsDir,
     fsync: config.fsync,
     now,
     log: log.child({ component: 'uploads' }),
   })
   await uploads.init()
-  const registry = new RegistryService({ meta, blobs, now, log: log.child({ component: 'registry' }) })
-  const identity = await createIdentity(config, db, meta, log, now)
   const network = createNetwork(config, identity, log, now)
 
   let purge: NodeJS.Timeout | undefined
@@ -173,13 +175,7 @@ export async function createIdentity(
   })
   const ldap = new LdapDirectory({ settings, accounts, access: accessStore, events, auth, log: log.child({ component: 'ldap' }), now })
   auth.directory = ldap
-  const access = new TokenAccessController({
-    tokens,
-    permissions,
-    meta,
-    realm: new URL('/auth/token', config.publicUrl).href,
-    now,
-  })
+  const access = new TokenAccessController({ tokens, realm: new URL('/auth/token', config.publicUrl).href })
   let bootstrap: Identity['bootstrap']
   if (accounts.activeAdminCount() === 0 && !accounts.byName(config.adminUser)) {
     const password = config.adminPassword ?? randomBytes(18).toString('base64url')

@@ -15,7 +15,7 @@ export const FILL_HEADER = 'wharf-fill'
  * blob grant; a request carrying a grant (`?grant=`, a redirected client's cache filling) needs no other
  * credential and is always served here (docs/network-protocol.md).
  */
-export function blobRoutes({ registry, access, events, grants, redirects }: V2Deps) {
+export function blobRoutes({ registry, access, grants, redirects }: V2Deps) {
   const app = new Hono<AppEnv>()
 
   app.on(['GET', 'HEAD'], '/:name{.+}/blobs/:digest', async (c) => {
@@ -72,8 +72,7 @@ export function blobRoutes({ registry, access, events, grants, redirects }: V2De
     const name = assertName(c.req.param('name'))
     const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['delete'] }])
     const digest = c.req.param('digest')
-    registry.deleteBlob(name, digest)
-    events.record({ actor: who.actor, action: 'delete', targetType: 'blob', target: `${name}@${digest}`, address: clientAddress(c) })
+    registry.deleteBlob(name, digest, { actor: who.actor, address: clientAddress(c) })
     return c.body(null, 202, { 'Content-Length': '0' })
   })
 

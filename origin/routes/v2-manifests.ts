@@ -1,21 +1,24 @@
 import { Hono } from 'hono'
 import { OciError } from '../../oci/errors.ts'
 import { MAX_MANIFEST_BYTES } from '../../oci/manifest.ts'
-import { assertName, isValidTag } from '../../oci/reference.ts'
+import { assertName } from '../../oci/reference.ts'
 import { readLimited, requestBody } from '../../lib/node-io.ts'
 import { clientAddress } from '../http/client-address.ts'
 import type { AppEnv } from '../http/env.ts'
 import type { V2Deps } from './v2.ts'
 
 /** Manifests by tag or digest: GET, HEAD, PUT, DELETE. */
-export function manifestRoutes({ registry, access, events }: V2Deps) {
+export function manifestRoutes({ registry, access }: V2Deps) {
   const app = new Hono<AppEnv>()
 
   app.on(['GET', 'HEAD'], '/:name{.+}/manifests/:reference', async (c) => {
     const name = assertName(c.req.param('name'))
     const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull'] }])
     const reference = c.req.param('reference')
-    const m = registry.manifest(name, reference)
+    const m =
+      c.req.method === 'HEAD'
+        ? registry.manifest(name, reference)
+        : registry.pullManifest(name, reference, { actor: who.actor, address: clientAddress(c) })
     const etag = `"${m.digest}"`
     const headers = {
       // the stored type, whatever Accept says: every client we serve accepts the four modern types
@@ -25,15 +28,6 @@ export function manifestRoutes({ registry, access, events }: V2Deps) {
       ETag: etag,
     }
     if (c.req.method === 'HEAD') return c.body(null, c.req.header('if-none-match') === etag ? 304 : 200, headers)
-    // a conditional GET answered 304 is still a pull: the client resolved the reference through us
-    events.record({
-      actor: who.actor,
-      action: 'pull',
-      targetType: 'manifest',
-      target: target(name, reference),
-      address: clientAddress(c),
-      detail: { digest: m.digest, mediaType: m.mediaType },
-    })
     if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers)
     return c.body(new Uint8Array(m.body), 200, headers)
   })
@@ -53,20 +47,12 @@ export function manifestRoutes({ registry, access, events }: V2Deps) {
       body,
       c.req.header('content-type'),
       c.req.queries('tag') ?? [],
-      who.actor.name,
+      { actor: who.actor, address: clientAddress(c) },
     )
     const headers = new Headers({
       Location: `/v2/${name}/manifests/${result.digest}`,
       'Docker-Content-Digest': result.digest,
       'Content-Length': '0',
-    })
-    events.record({
-      actor: who.actor,
-      action: 'push',
-      targetType: 'manifest',
-      target: target(name, reference),
-      address: clientAddress(c),
-      detail: { digest: result.digest, mediaType: c.req.header('content-type') ?? null, tags: result.tags },
     })
     if (result.subject) headers.set('OCI-Subject', result.subject)
     if (c.req.queries('tag')) for (const t of result.tags) headers.append('OCI-Tag', t)
@@ -77,21 +63,9 @@ export function manifestRoutes({ registry, access, events }: V2Deps) {
     const name = assertName(c.req.param('name'))
     const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['delete'] }])
     const reference = c.req.param('reference')
-    registry.deleteManifest(name, reference)
-    events.record({
-      actor: who.actor,
-      action: 'delete',
-      targetType: 'manifest',
-      target: target(name, reference),
-      address: clientAddress(c),
-    })
+    registry.deleteManifest(name, reference, { actor: who.actor, address: clientAddress(c) })
     return c.body(null, 202, { 'Content-Length': '0' })
   })
 
   return app
-}
-
-/** `repo:tag` or `repo@digest`, as image references write them. */
-function target(name: string, reference: string): string {
-  return isValidTag(reference) ? `${name}:${reference}` : `${name}@${reference}`
 }

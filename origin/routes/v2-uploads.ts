@@ -4,6 +4,7 @@ import { OciError } from '../../oci/errors.ts'
 import { parseContentRange } from '../../oci/range.ts'
 import { assertName, isValidName } from '../../oci/reference.ts'
 import { requestBody } from '../../lib/node-io.ts'
+import { clientAddress } from '../http/client-address.ts'
 import type { AppEnv } from '../http/env.ts'
 import { rangeHeader, type ChunkInfo } from '../services/uploads.ts'
 import type { V2Deps } from './v2.ts'
@@ -29,6 +30,7 @@ export function uploadRoutes({ uploads, registry, access }: V2Deps) {
   const start = async (c: Context<AppEnv>) => {
     const name = assertName(c.req.param('name') ?? '')
     const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull', 'push'] }])
+    const caller = { actor: who.actor, address: clientAddress(c) }
     const mount = c.req.query('mount')
     const from = c.req.query('from')
     const digest = c.req.query('digest')
@@ -36,15 +38,15 @@ export function uploadRoutes({ uploads, registry, access }: V2Deps) {
       // a mount that cannot be done (unknown blob, no `from`, no read access to it) opens a session instead
       if (from !== undefined && isValidName(from)) {
         const readable = await access.allows(c.req.raw, { type: 'repository', name: from, actions: ['pull'] })
-        const mounted = readable ? registry.mount(name, mount, from, who.actor.name) : undefined
+        const mounted = readable ? registry.mount(name, mount, from, caller) : undefined
         if (mounted) return blobCreated(c, name, mounted.digest)
       }
     } else if (digest !== undefined) {
-      const blob = await uploads.putWhole(name, digest, requestBody(c), chunkInfo(c), who.actor.name)
+      const blob = await uploads.putWhole(name, digest, requestBody(c), chunkInfo(c), caller)
       return blobCreated(c, name, blob.digest)
     }
     requestBody(c).resume()
-    const row = await uploads.start(name)
+    const row = await uploads.start(name, caller)
     return c.body(null, 202, sessionHeaders(name, row.id, 0))
   }
   app.post('/:name{.+}/blobs/uploads/', start)
@@ -70,7 +72,7 @@ export function uploadRoutes({ uploads, registry, access }: V2Deps) {
     const digest = c.req.query('digest')
     if (!digest) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload')
     const body = hasBody(c) ? requestBody(c) : undefined
-    const blob = await uploads.finish(name, c.req.param('id'), digest, body, chunkInfo(c), who.actor.name)
+    const blob = await uploads.finish(name, c.req.param('id'), digest, body, chunkInfo(c), { actor: who.actor, address: clientAddress(c) })
     return blobCreated(c, name, blob.digest)
   })
 

@@ -6,7 +6,6 @@ import type { AppEnv } from '../http/env.ts'
 import { setResponseHeader } from '../../lib/node-io.ts'
 import type { BlobGrants } from '../services/blob-grants.ts'
 import type { BlobRedirects } from '../services/blob-redirects.ts'
-import type { Events } from '../services/events.ts'
 import type { RegistryService } from '../services/registry.ts'
 import type { UploadService } from '../services/uploads.ts'
 import { blobRoutes } from './v2-blobs.ts'
@@ -18,8 +17,6 @@ export interface V2Deps {
   registry: RegistryService
   uploads: UploadService
   access: AccessController
-  /** Where pushes, pulls and deletes are recorded. */
-  events: Events
   /** Verifies the grants of redirected blob pulls and cache fills. */
   grants: BlobGrants
   /** Sends blob GETs to cache sites; absent without a control plane. */

@@ -7,12 +7,24 @@ import { MAX_MANIFEST_BYTES, parseManifest, requiredBlobs, type Descriptor } fro
 import { isValidTag, parseReference } from '../../oci/reference.ts'
 import type { BlobStore } from '../storage/blob-store.ts'
 import type { ManifestRow, Metadata, NamePage } from '../storage/metadata.ts'
+import type { Actor, Events } from './events.ts'
+import type { Permissions } from './permissions.ts'
 
 export interface RegistryDeps {
   meta: Metadata
   blobs: BlobStore
+  /** Where pushes, pulls, deletes and repositories created by a push are recorded. */
+  events: Events
+  /** The `createRepositoryOnPush` setting. */
+  permissions: Pick<Permissions, 'createOnPush'>
   now: () => number
   log: Logger
+}
+
+/** Who does a registry operation: the actor its events name (and whose name is recorded as pusher), from where. */
+export interface RegistryCaller {
+  actor: Actor
+  address: string | null
 }
 
 export interface BlobInfo {
@@ -31,12 +43,49 @@ export interface ReferrersResult {
   filtered: boolean
 }
 
-/** The registry's rules for reading blobs and for manifests, tags, referrers and the catalog. */
+/**
+ * The registry's rules for reading blobs and for manifests, tags, referrers and the catalog, and for what a push
+ * creates. Whether the caller may do an operation is decided before (the access controller); what it did is recorded
+ * here, as an event.
+ */
 export class RegistryService {
   readonly #d: RegistryDeps
 
   constructor(deps: RegistryDeps) {
     this.#d = deps
+  }
+
+  /**
+   * Makes sure a push has a repository to go to: one that does not exist yet is created, private, when the settings
+   * create repositories on push (DENIED otherwise) and the name has a namespace (NAME_INVALID otherwise). Called by
+   * every operation that writes into a repository (upload start, mount, upload completion, manifest put).
+   */
+  ensureRepository(name: string, caller: RegistryCaller): void {
+    if (this.#d.meta.repository(name)) return
+    if (!this.#d.permissions.createOnPush()) {
+      throw new OciError(
+        'DENIED',
+        `repository ${name} does not exist and this registry does not create repositories on push; create it first (POST /api/v0/repositories)`,
+      )
+    }
+    if (!name.includes('/')) {
+      throw new OciError('NAME_INVALID', `repository names are <namespace>/<name>; "${name}" has no namespace`)
+    }
+    try {
+      this.#d.meta.createRepository({ name, visibility: 'private', description: '', createdAt: this.#d.now(), createdBy: caller.actor.name })
+    } catch (err) {
+      // another push may have created it in the meantime; anything else is a real failure
+      if (this.#d.meta.repository(name)) return
+      throw err
+    }
+    this.#d.events.record({
+      actor: caller.actor,
+      action: 'repository.create',
+      targetType: 'repository',
+      target: name,
+      address: caller.address,
+      detail: { visibility: 'private', onPush: true },
+    })
   }
 
   /** A blob the repository links, with its size; BLOB_UNKNOWN otherwise (even when another repository has it). */
@@ -61,19 +110,27 @@ export class RegistryService {
    * Cross-repository mount: links `digest` into `repository` when `from` links it. Returns undefined when it
    * cannot (the caller then opens an upload session, as the spec says).
    */
-  mount(repository: string, digest: string, from: string, actor: string): BlobInfo | undefined {
+  mount(repository: string, digest: string, from: string, caller: RegistryCaller): BlobInfo | undefined {
     const parsed = parseDigest(digest)
     const size = this.#d.meta.linkedBlobSize(from, parsed.digest)
     if (size === undefined) return undefined
-    this.#d.meta.linkBlob(repository, parsed.digest, size, actor, this.#d.now())
+    this.ensureRepository(repository, caller)
+    this.#d.meta.linkBlob(repository, parsed.digest, size, caller.actor.name, this.#d.now())
     return { digest: parsed.digest, size }
   }
 
-  deleteBlob(repository: string, digest: string): void {
+  deleteBlob(repository: string, digest: string, caller: RegistryCaller): void {
     const parsed = parseDigest(digest)
     if (!this.#d.meta.unlinkBlob(repository, parsed.digest)) {
       throw new OciError('BLOB_UNKNOWN', `blob ${parsed.digest} is unknown to repository ${repository}`)
     }
+    this.#d.events.record({
+      actor: caller.actor,
+      action: 'delete',
+      targetType: 'blob',
+      target: `${repository}@${digest}`,
+      address: caller.address,
+    })
   }
 
   /** Resolves a tag or digest to the stored manifest; MANIFEST_UNKNOWN when absent or malformed. */
@@ -86,6 +143,23 @@ export class RegistryService {
   }
 
   /**
+   * A manifest GET: resolves it as manifest() does and records the pull (a conditional GET answered 304 is a pull
+   * too: the client resolved the reference through us). A HEAD is no pull and calls manifest().
+   */
+  pullManifest(repository: string, reference: string, caller: RegistryCaller): ManifestRow {
+    const m = this.manifest(repository, reference)
+    this.#d.events.record({
+      actor: caller.actor,
+      action: 'pull',
+      targetType: 'manifest',
+      target: referenceTarget(repository, reference),
+      address: caller.address,
+      detail: { digest: m.digest, mediaType: m.mediaType },
+    })
+    return m
+  }
+
+  /**
    * Stores a manifest as pushed. Every blob and child manifest it references must already be in the
    * repository; a `subject` need not exist. `extraTags` are the `?tag=` parameters of a push by digest.
    */
@@ -95,8 +169,9 @@ export class RegistryService {
     body: Buffer,
     contentType: string | undefined,
     extraTags: string[],
-    actor: string,
+    caller: RegistryCaller,
   ): PutManifestResult {
+    this.ensureRepository(repository, caller)
     if (body.byteLength > MAX_MANIFEST_BYTES) {
       throw new OciError('SIZE_INVALID', `manifest exceeds ${MAX_MANIFEST_BYTES} bytes`, { status: 413 })
     }
@@ -139,18 +214,33 @@ export class RegistryService {
       blobs: blobs.map((b) => b.digest),
       children,
       tags,
-      pushedBy: actor,
+      pushedBy: caller.actor.name,
       now: this.#d.now(),
+    })
+    this.#d.events.record({
+      actor: caller.actor,
+      action: 'push',
+      targetType: 'manifest',
+      target: referenceTarget(repository, reference),
+      address: caller.address,
+      detail: { digest, mediaType: contentType ?? null, tags },
     })
     return { digest, subject: m.subject?.digest, tags }
   }
 
   /** Deletes a tag, or a manifest by digest together with every tag pointing at it. */
-  deleteManifest(repository: string, reference: string): void {
+  deleteManifest(repository: string, reference: string, caller: RegistryCaller): void {
     const ref = parseReference(reference, 'unknown')
     const deleted =
       ref.kind === 'tag' ? this.#d.meta.deleteTag(repository, ref.tag) : this.#d.meta.deleteManifest(repository, ref.digest.digest)
     if (!deleted) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} is unknown to repository ${repository}`)
+    this.#d.events.record({
+      actor: caller.actor,
+      action: 'delete',
+      targetType: 'manifest',
+      target: referenceTarget(repository, reference),
+      address: caller.address,
+    })
   }
 
   tags(repository: string, last: string, n: number): NamePage {
@@ -181,3 +271,8 @@ export class RegistryService {
 }
 
 export const REFERRERS_MEDIA_TYPE = MEDIA_TYPES.ociIndex
+
+/** `repo:tag` or `repo@digest`, as image references write them (the target of manifest events). */
+function referenceTarget(repository: string, reference: string): string {
+  return isValidTag(reference) ? `${repository}:${reference}` : `${repository}@${reference}`
+}

@@ -10,10 +10,13 @@ import { StreamHasher, parseDigest } from '../../oci/digest.ts'
 import { IntegrityError, fsyncPath } from '../../lib/cas-store.ts'
 import type { BlobStore } from '../storage/blob-store.ts'
 import type { Metadata, UploadRow } from '../storage/metadata.ts'
+import type { RegistryCaller, RegistryService } from './registry.ts'
 
 export interface UploadDeps {
   meta: Metadata
   blobs: BlobStore
+  /** Creates the repository a push goes to when it does not exist yet (the registry's rule). */
+  repositories: Pick<RegistryService, 'ensureRepository'>
   /** Folder for in-progress uploads, on the same filesystem as the blob store. */
   dir: string
   fsync: boolean
@@ -52,7 +55,9 @@ export class UploadService {
     await this.#recover()
   }
 
-  async start(repository: string): Promise<UploadRow> {
+  /** Opens a session (POST); the first push into a repository that does not exist creates it, or is refused. */
+  async start(repository: string, caller: RegistryCaller): Promise<UploadRow> {
+    this.#d.repositories.ensureRepository(repository, caller)
     const id = randomUUID()
     const fh = await open(this.#file(id), 'wx')
     await fh.close()
@@ -85,8 +90,10 @@ export class UploadService {
     digest: string,
     body: Readable | undefined,
     chunk: ChunkInfo,
-    actor: string,
+    caller: RegistryCaller,
   ): Promise<CompletedBlob> {
+    // the repository may have been deleted while the session was open
+    this.#d.repositories.ensureRepository(repository, caller)
     const parsed = parseDigest(digest)
     return this.#exclusive(repository, id, async (row) => {
       const size = body ? await this.#write(row, body, chunk) : row.offset
@@ -102,7 +109,7 @@ export class UploadService {
         throw refused(new IntegrityError('EINTEGRITY', parsed.digest, found))
       }
       await this.#d.blobs.commit(file, parsed.digest)
-      this.#d.meta.completeUpload(id, repository, parsed.digest, size, actor, this.#d.now())
+      this.#d.meta.completeUpload(id, repository, parsed.digest, size, caller.actor.name, this.#d.now())
       return { digest: parsed.digest, size }
     })
   }
@@ -116,14 +123,15 @@ export class UploadService {
     digest: string,
     body: Readable,
     chunk: ChunkInfo,
-    actor: string,
+    caller: RegistryCaller,
   ): Promise<CompletedBlob> {
+    this.#d.repositories.ensureRepository(repository, caller)
     const parsed = parseDigest(digest)
     const expected = expectedBytes(0, body, chunk)
     const { size } = await this.#d.blobs.put(parsed.digest, body, expected).catch((err: unknown) => {
       throw err instanceof IntegrityError ? refused(err) : err
     })
-    this.#d.meta.linkBlob(repository, parsed.digest, size, actor, this.#d.now())
+    this.#d.meta.linkBlob(repository, parsed.digest, size, caller.actor.name, this.#d.now())
     return { digest: parsed.digest, size }
   }
 

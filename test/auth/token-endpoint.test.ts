@@ -166,6 +166,8 @@ describe('repositories created by a push', () => {
     await r.body.dump()
     expect(r.statusCode).toBe(202)
     expect(origin.deps.meta.repository('zoe/new')?.visibility).toBe('private')
+    const created = origin.deps.identity.events.list({ action: 'repository.create', limit: 100 }).filter((e) => e.target === 'zoe/new')
+    expect(created).toMatchObject([{ actor: 'zoe', actorKind: 'user', targetType: 'repository', address: '127.0.0.1', detail: { visibility: 'private', onPush: true } }])
     const other = await tokenFor(origin.url, ['repository:admin/new:pull,push'], zoe)
     expect(decodeAccess(other)).toEqual([])
   })
@@ -179,6 +181,15 @@ describe('repositories created by a push', () => {
       expect(r.statusCode).toBe(403)
       expect(body.errors[0]!.code).toBe('DENIED')
       expect(body.errors[0]!.message).toContain('does not create repositories on push')
+      expect(origin.deps.meta.repository('zoe/other')).toBeUndefined()
+      // a manifest put and a mount are pushes too, refused alike
+      const put = await request(`${origin.url}/v2/zoe/other/manifests/v1`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: '{}',
+      })
+      expect(put.statusCode).toBe(403)
+      await put.body.dump()
       expect(origin.deps.meta.repository('zoe/other')).toBeUndefined()
     } finally {
       origin.deps.identity.settings.set('createRepositoryOnPush', true)
