@@ -158,6 +158,7 @@ export async function createIdentity(
   const tokens = new TokenService({
     keys,
     permissions,
+    events,
     issuer: config.publicUrl.origin,
     service: config.tokenService ?? config.publicUrl.host,
     ttlSeconds: Math.round(config.tokenTtlMs / 1000),

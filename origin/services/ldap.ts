@@ -9,6 +9,7 @@ import {
 } from 'ldapts'
 import { schedule, type ScheduledTask } from 'node-cron'
 import type { Logger } from 'pino'
+import { ApiError } from '../../lib/api-error.ts'
 import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountsStore } from '../storage/accounts-store.ts'
 import type { SettingsStore } from '../storage/settings-store.ts'
@@ -19,6 +20,7 @@ import { describeLdapError, LdapStepError, openLdap, step, valuesOf, withService
 import {
   LDAP_DEFAULTS,
   LDAP_SETTINGS_KEY,
+  isUnderDn,
   normalizeDn,
   publicLdapSettings,
   type LdapSettings,
@@ -97,6 +99,51 @@ export class LdapDirectory implements Directory {
 
   enabled(): boolean {
     return this.settings().enabled
+  }
+
+  /** The teams mapped to directory groups, whose members the sync sets. */
+  teamMappings(): { org: string; team: string; group: string | null }[] {
+    return this.#d.accounts.ldapTeams().map((t) => ({ org: t.org, team: t.name, group: t.ldapGroup }))
+  }
+
+  /** Maps a team to a directory group (a DN under groupBaseDn); BAD_REQUEST otherwise, NOT_FOUND for no such team. */
+  mapTeam(org: string, name: string, group: string, actor: Actor): { org: string; team: string; group: string } {
+    const team = this.#team(org, name)
+    const dn = group.trim()
+    if (dn === '') throw new ApiError('BAD_REQUEST', 'group must be a group DN, such as cn=devs,ou=groups,dc=example,dc=com')
+    const { groupBaseDn } = this.settings()
+    if (!isUnderDn(dn, groupBaseDn)) {
+      throw new ApiError(
+        'BAD_REQUEST',
+        groupBaseDn ? `group must be under groupBaseDn (${groupBaseDn})` : 'set groupBaseDn in the LDAP settings first',
+      )
+    }
+    this.#d.accounts.updateTeam(team.id, team.description, dn)
+    this.#recordMapping(team, dn, actor)
+    return { org: team.org, team: team.name, group: dn }
+  }
+
+  /** Unmaps a team; its members stay until changed by hand. */
+  unmapTeam(org: string, name: string, actor: Actor): void {
+    const team = this.#team(org, name)
+    this.#d.accounts.updateTeam(team.id, team.description, null)
+    this.#recordMapping(team, null, actor)
+  }
+
+  #team(org: string, name: string) {
+    const team = this.#d.accounts.team(org, name)
+    if (!team) throw new ApiError('NOT_FOUND', `no team ${org}/${name}`)
+    return team
+  }
+
+  #recordMapping(team: { org: string; name: string }, group: string | null, actor: Actor): void {
+    this.#d.events.record({
+      actor,
+      action: 'team.ldap-group',
+      targetType: 'team',
+      target: `${team.org}/${team.name}`,
+      detail: { group },
+    })
   }
 
   async authenticate(username: string, password: string): Promise<DirectoryUser | undefined> {

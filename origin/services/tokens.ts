@@ -4,7 +4,7 @@ import { isValidName } from '../../oci/reference.ts'
 import { mergeScopes, type ResourceAccess } from '../../oci/scope.ts'
 import { GRANT_AUDIENCE } from './blob-grants.ts'
 import type { KeyRing } from './keys.ts'
-import { actorOf, ANONYMOUS_ACTOR, type Actor } from './events.ts'
+import { actorOf, ANONYMOUS_ACTOR, type Actor, type Events } from './events.ts'
 import type { Permissions, Principal } from './permissions.ts'
 
 /** The `kind` claim of the JWTs the origin signs for itself (to call the control plane): never a caller's credential. */
@@ -37,10 +37,21 @@ export class TokenService {
   readonly service: string
   readonly ttlSeconds: number
   readonly #now: () => number
+  readonly #events: Events
 
-  constructor(deps: { keys: KeyRing; permissions: Permissions; issuer: string; service: string; ttlSeconds: number; now: () => number }) {
+  constructor(deps: {
+    keys: KeyRing
+    permissions: Permissions
+    /** Where each token issued to a caller is recorded (`token.issue`). */
+    events: Events
+    issuer: string
+    service: string
+    ttlSeconds: number
+    now: () => number
+  }) {
     this.#keys = deps.keys
     this.#permissions = deps.permissions
+    this.#events = deps.events
     this.issuer = deps.issuer
     this.service = deps.service
     this.ttlSeconds = deps.ttlSeconds
@@ -65,7 +76,16 @@ export class TokenService {
     return granted
   }
 
-  async issue(p: Principal, requested: ResourceAccess[], extraClaims: Record<string, unknown> = {}): Promise<IssuedToken> {
+  /**
+   * Signs a token with what of `requested` the principal holds, and records it (`token.issue`, from `address`),
+   * unless an anonymous caller got nothing.
+   */
+  async issue(
+    p: Principal,
+    requested: ResourceAccess[],
+    opts: { address?: string | null; extraClaims?: Record<string, unknown> } = {},
+  ): Promise<IssuedToken> {
+    const extraClaims = opts.extraClaims ?? {}
     const access = this.grant(p, requested)
     const now = Math.floor(this.#now() / 1000)
     const { kid, key } = this.#keys.signing()
@@ -80,6 +100,16 @@ export class TokenService {
       .setExpirationTime(now + this.ttlSeconds)
       .setJti(randomUUID())
       .sign(key)
+    if (p.kind !== 'anonymous' || access.length > 0) {
+      this.#events.record({
+        actor,
+        action: 'token.issue',
+        targetType: 'token',
+        target: this.service,
+        address: opts.address ?? null,
+        detail: { requested, granted: access },
+      })
+    }
     return { token, expiresIn: this.ttlSeconds, issuedAt: new Date(now * 1000).toISOString(), access }
   }
 

@@ -222,10 +222,10 @@ describe('credentials that must not work', () => {
     const [h, , s] = good.split('.')
     const tampered = `${h}.${Buffer.from(JSON.stringify(widened)).toString('base64url')}.${s}`
 
-    const past = new TokenService({ keys, permissions, issuer: tokens.issuer, service: tokens.service, ttlSeconds: 60, now: () => Date.now() - 3_600_000 })
+    const past = new TokenService({ keys, permissions, events: origin.deps.identity.events, issuer: tokens.issuer, service: tokens.service, ttlSeconds: 60, now: () => Date.now() - 3_600_000 })
     const expired = (await past.issue({ kind: 'user', name: 'admin', id: 1, isAdmin: true }, [{ type: 'repository', name: 'acme/app', actions: ['pull'] }])).token
 
-    const otherAudience = new TokenService({ keys, permissions, issuer: tokens.issuer, service: 'elsewhere', ttlSeconds: 60, now: Date.now })
+    const otherAudience = new TokenService({ keys, permissions, events: origin.deps.identity.events, issuer: tokens.issuer, service: 'elsewhere', ttlSeconds: 60, now: Date.now })
     const foreignAud = (await otherAudience.issue({ kind: 'user', name: 'admin', id: 1, isAdmin: true }, [{ type: 'repository', name: 'acme/app', actions: ['pull'] }])).token
 
     const otherRepo = await tokenFor(origin.url, ['repository:acme/public:pull'], TEST_ADMIN)

@@ -5,7 +5,7 @@ import type { OriginDeps } from '../../deps.ts'
 import { requireAdmin, type ApiEnv } from '../../http/api-auth.ts'
 import { actorOf } from '../../services/events.ts'
 import { ApiError } from '../../../lib/api-error.ts'
-import { isUnderDn, LDAP_SETTINGS_INPUT, parseLdapSettings, publicLdapSettings } from '../../services/ldap-settings.ts'
+import { LDAP_SETTINGS_INPUT, parseLdapSettings, publicLdapSettings } from '../../services/ldap-settings.ts'
 import { json } from './input.ts'
 
 /**
@@ -22,7 +22,7 @@ import { json } from './input.ts'
  *   DELETE /team-mappings/:org/:team   unmaps it; its members stay until changed by hand
  */
 export function ldapApiRoutes(deps: OriginDeps) {
-  const { ldap, accounts, events } = deps.identity
+  const { ldap } = deps.identity
   const app = new Hono<ApiEnv>()
 
   app.use(async (c, next) => {
@@ -57,52 +57,18 @@ export function ldapApiRoutes(deps: OriginDeps) {
     return c.json(await ldap.sync(actorOf(admin)))
   })
 
-  app.get('/team-mappings', (c) =>
-    c.json({ mappings: accounts.ldapTeams().map((t) => ({ org: t.org, team: t.name, group: t.ldapGroup })) }),
-  )
+  app.get('/team-mappings', (c) => c.json({ mappings: ldap.teamMappings() }))
 
   app.put('/team-mappings/:org/:team', json(strict({ group: text(65_536, 1) })), (c) => {
     const admin = requireAdmin(c)
-    const team = teamOf(c.req.param('org'), c.req.param('team'))
-    const { group } = c.req.valid('json')
-    if (group.trim() === '') throw new ApiError('BAD_REQUEST', 'group must be a group DN, such as cn=devs,ou=groups,dc=example,dc=com')
-    const { groupBaseDn } = ldap.settings()
-    if (!isUnderDn(group, groupBaseDn)) {
-      throw new ApiError(
-        'BAD_REQUEST',
-        groupBaseDn ? `group must be under groupBaseDn (${groupBaseDn})` : 'set groupBaseDn in the LDAP settings first',
-      )
-    }
-    accounts.updateTeam(team.id, team.description, group.trim())
-    events.record({
-      actor: actorOf(admin),
-      action: 'team.ldap-group',
-      targetType: 'team',
-      target: `${team.org}/${team.name}`,
-      detail: { group: group.trim() },
-    })
-    return c.json({ org: team.org, team: team.name, group: group.trim() })
+    return c.json(ldap.mapTeam(c.req.param('org'), c.req.param('team'), c.req.valid('json').group, actorOf(admin)))
   })
 
   app.delete('/team-mappings/:org/:team', (c) => {
     const admin = requireAdmin(c)
-    const team = teamOf(c.req.param('org'), c.req.param('team'))
-    accounts.updateTeam(team.id, team.description, null)
-    events.record({
-      actor: actorOf(admin),
-      action: 'team.ldap-group',
-      targetType: 'team',
-      target: `${team.org}/${team.name}`,
-      detail: { group: null },
-    })
+    ldap.unmapTeam(c.req.param('org'), c.req.param('team'), actorOf(admin))
     return c.body(null, 204)
   })
-
-  function teamOf(org: string, name: string) {
-    const team = accounts.team(org, name)
-    if (!team) throw new ApiError('NOT_FOUND', `no team ${org}/${name}`)
-    return team
-  }
 
   return app
 }
