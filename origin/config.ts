@@ -33,6 +33,8 @@ export interface OriginConfig extends ProgramConfig {
   grantTtlMs: number
   /** CIDRs of reverse proxies whose X-Forwarded-For is believed (normalized, e.g. `10.0.0.0/8`). */
   trustedProxies: string[]
+  /** When set, /metrics needs `Authorization: Bearer <token>`; unset, it answers loopback clients only. */
+  metricsToken?: string
 }
 
 /**
@@ -75,6 +77,7 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
     assignmentTtlMs: p.duration('ORIGIN_ASSIGNMENT_TTL', '10s'),
     grantTtlMs,
     trustedProxies: cidrList(p, 'ORIGIN_TRUSTED_PROXIES'),
+    metricsToken: p.raw('ORIGIN_METRICS_TOKEN'),
   }
   p.throwIfAny('origin')
   return Object.freeze(config)

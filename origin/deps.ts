@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { databaseCheck, diskCheck, UpstreamProbe, type ReadinessCheck } from '../lib/health.ts'
 import type { OriginConfig } from './config.ts'
 import type { AccessController } from './http/access.ts'
 import { TrustedProxies } from './http/client-address.ts'
@@ -25,6 +26,7 @@ import { FsBlobStore } from './storage/blob-store.ts'
 import { openDb, type Db } from './storage/db.ts'
 import { EventsStore } from './storage/events-store.ts'
 import { Metadata } from './storage/metadata.ts'
+import { OriginMetrics } from './prometheus.ts'
 import { SettingsStore } from './storage/settings-store.ts'
 
 /** How often upload sessions left untouched longer than ORIGIN_UPLOAD_TTL are looked for. */
@@ -43,6 +45,10 @@ export interface OriginDeps {
   access: AccessController
   /** Blob grants, the control plane and cache redirects, trusted proxies. */
   network: Network
+  /** The Prometheus series at /metrics. */
+  metrics: OriginMetrics
+  /** What /readyz and /_ping ask: the database, the data disk and, when configured, the control plane. */
+  readiness: ReadinessCheck[]
   now: () => number
   /** Stops the timers (upload purge, LDAP sync schedule), waits for what they run, closes the control plane client and the database. */
   close(): Promise<void>
@@ -68,6 +74,8 @@ export async function createDeps(
   const now = o.now ?? Date.now
   await mkdir(config.dataDir, { recursive: true })
   const db = openDb(join(config.dataDir, 'origin.db'))
+  const metrics = new OriginMetrics()
+  metrics.timeStatements(db)
   const meta = new Metadata(db)
   const identity = await createIdentity(config, db, meta, log, now)
   const uploadsDir = join(config.dataDir, 'uploads')
@@ -85,6 +93,11 @@ export async function createDeps(
   })
   await uploads.init()
   const network = createNetwork(config, identity, log, now)
+  identity.events.observers.push((e) => metrics.event(e))
+  const ping = db.prepare('SELECT 1')
+  const readiness: ReadinessCheck[] = [databaseCheck(() => ping.get()), diskCheck(config.dataDir)]
+  if (config.controlPlaneUrl)
+    readiness.push(new UpstreamProbe({ name: 'control-plane', url: new URL('/healthz', config.controlPlaneUrl), now }))
 
   let purge: NodeJS.Timeout | undefined
   let purging: Promise<unknown> | undefined
@@ -113,6 +126,8 @@ export async function createDeps(
     identity,
     access: identity.access,
     network,
+    metrics,
+    readiness,
     now,
     async close() {
       clearInterval(purge)

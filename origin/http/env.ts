@@ -6,7 +6,7 @@ export interface AppEnv {
   Bindings: HttpBindings
   Variables: {
     log: Logger
-    reqId: string
+    requestId: string
     /** The client's address (X-Forwarded-For from trusted proxies, else the peer); see client-address.ts. */
     clientAddress: string
     /** Set when a blob GET was redirected to a cache site: the site's name, for the request log line. */

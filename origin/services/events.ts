@@ -42,6 +42,8 @@ export class Events {
   readonly #store: EventsStore
   readonly #now: () => number
   readonly #log: Logger
+  /** Called with every event recorded (metrics count failed logins). */
+  readonly observers: ((e: NewEvent) => void)[] = []
 
   constructor(store: EventsStore, now: () => number, log: Logger) {
     this.#store = store
@@ -50,6 +52,7 @@ export class Events {
   }
 
   record(e: NewEvent): void {
+    for (const observe of this.observers) observe(e)
     try {
       this.#store.insert({
         at: this.#now(),
