@@ -66,7 +66,7 @@ function summarizeOriginLog(lines: Record<string, unknown>[]): string {
   for (const l of lines.slice(-80)) {
     if (l.msg === 'request') {
       out.push(
-        `${String(l.method)} ${String(l.path)} → ${String(l.status)}${l.bytes !== undefined ? ` ${String(l.bytes)}B` : ''}${l.aborted ? ' ABORTED' : ''} ${String(l.ms)}ms`,
+        `${String(l.method)} ${String(l.path)} → ${String(l.status)}${l.bytesOut !== undefined ? ` ${String(l.bytesOut)}B` : ''}${l.aborted ? ' ABORTED' : ''} ${String(l.ms)}ms`,
       )
     } else {
       const { level, msg, err } = l as { level?: number; msg?: string; err?: unknown }
