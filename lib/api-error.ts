@@ -65,7 +65,8 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (message: string, detail?: unknown): ApiError => new ApiError('BAD_REQUEST', message, { detail })
+export const badRequest = (message: string, detail?: unknown): ApiError =>
+  new ApiError('BAD_REQUEST', message, { detail })
 export const notFound = (message: string): ApiError => new ApiError('NOT_FOUND', message)
 
 /**

@@ -81,7 +81,14 @@ export async function createDeps(
   const uploadsDir = join(config.dataDir, 'uploads')
   const blobs = new FsBlobStore(join(config.dataDir, 'blobs'), { fsync: config.fsync, tmpDir: uploadsDir })
   const { events, permissions } = identity
-  const registry = new RegistryService({ meta, blobs, events, permissions, now, log: log.child({ component: 'registry' }) })
+  const registry = new RegistryService({
+    meta,
+    blobs,
+    events,
+    permissions,
+    now,
+    log: log.child({ component: 'registry' }),
+  })
   const uploads = new UploadService({
     meta,
     blobs,

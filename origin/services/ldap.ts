@@ -110,7 +110,8 @@ export class LdapDirectory implements Directory {
   mapTeam(org: string, name: string, group: string, actor: Actor): { org: string; team: string; group: string } {
     const team = this.#team(org, name)
     const dn = group.trim()
-    if (dn === '') throw new ApiError('BAD_REQUEST', 'group must be a group DN, such as cn=devs,ou=groups,dc=example,dc=com')
+    if (dn === '')
+      throw new ApiError('BAD_REQUEST', 'group must be a group DN, such as cn=devs,ou=groups,dc=example,dc=com')
     const { groupBaseDn } = this.settings()
     if (!isUnderDn(dn, groupBaseDn)) {
       throw new ApiError(

@@ -72,7 +72,13 @@ export class RegistryService {
       throw new OciError('NAME_INVALID', `repository names are <namespace>/<name>; "${name}" has no namespace`)
     }
     try {
-      this.#d.meta.createRepository({ name, visibility: 'private', description: '', createdAt: this.#d.now(), createdBy: caller.actor.name })
+      this.#d.meta.createRepository({
+        name,
+        visibility: 'private',
+        description: '',
+        createdAt: this.#d.now(),
+        createdBy: caller.actor.name,
+      })
     } catch (err) {
       // another push may have created it in the meantime; anything else is a real failure
       if (this.#d.meta.repository(name)) return
