@@ -1,6 +1,7 @@
 import type { FetchHandler } from '../lib/server.ts'
 import { runProgram } from '../lib/program.ts'
-import { buildApp, createDeps, type ControlPlaneDeps } from './app.ts'
+import { buildApp } from './app.ts'
+import { createDeps, type ControlPlaneDeps } from './deps.ts'
 import { loadConfig, withBoundPort, type ControlPlaneConfig } from './config.ts'
 
 runProgram<Readonly<ControlPlaneConfig>, ControlPlaneDeps>({
