@@ -78,7 +78,7 @@ export function apiErrorHandler(log: Logger): ErrorHandler {
   return (err, c: Context) => {
     const reqLog = (c.get('log') as Logger | undefined) ?? log
     if (err instanceof ApiError) {
-      reqLog[err.status >= 500 ? 'warn' : 'debug']({ err: { message: err.message, code: err.code } }, 'api error')
+      reqLog[err.status >= 500 ? 'warn' : 'debug']({ err, code: err.code }, 'api error')
       return c.json(err.toBody(), err.status as ContentfulStatusCode, { ...err.headers, 'Cache-Control': 'no-store' })
     }
     reqLog.error({ err }, 'unhandled error')

@@ -182,7 +182,7 @@ export class OriginKeys {
       this.#failures++
       const level = this.#learned ? 'warn' : 'error'
       this.#opts.log[level](
-        { origin: origin.origin, err: { message: (err as Error).message }, known: !!this.#learned },
+        { origin: origin.origin, err, known: !!this.#learned },
         'cannot fetch the origin token service and keys',
       )
       return false

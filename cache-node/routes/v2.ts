@@ -54,13 +54,13 @@ export function v2Routes(deps: V2Deps) {
       }
     }
     if (e instanceof OciError) {
-      c.var.log?.[e.status >= 500 ? 'error' : 'debug']({ err: { message: e.message, code: e.code } }, 'registry error')
+      c.var.log?.[e.status >= 500 ? 'error' : 'debug']({ err: e, code: e.code }, 'registry error')
       return c.json(e.toBody(), e.status as ContentfulStatusCode, e.headers)
     }
     if (e instanceof UpstreamError) {
       deps.metrics.upstreamError(e.upstream, e.code)
       c.var.log?.warn(
-        { err: { message: e.message, code: e.code, cause: (e.cause as Error | undefined)?.message } },
+        { err: e, code: e.code },
         'upstream error',
       )
       return c.json(e.toBody(), e.status)
@@ -198,7 +198,7 @@ export function v2Routes(deps: V2Deps) {
     } catch (err) {
       deps.metrics.grant('refused')
       c.var.log.info(
-        { err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+        { err },
         'blob grant refused',
       )
       throw err
@@ -227,7 +227,7 @@ function counted(c: Context<AppEnv>): SendStreamOptions {
     },
     onCutShort: (err) =>
       c.var.log.warn(
-        { err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+        { err },
         'response cut short',
       ),
   }

@@ -223,7 +223,7 @@ export class BlobService {
       () => log.debug({ digest: d, size: fill.size }, 'fill verified'),
       (err: Error) =>
         log.warn(
-          { digest: d, written: fill.written, err: { message: err.message, code: (err as { code?: string }).code } },
+          { digest: d, written: fill.written, err },
           'fill failed',
         ),
     )

@@ -338,7 +338,7 @@ export class Fill {
             !(err instanceof FillAbandoned)
           if (resumable && resumes < this.#opts.maxResumes) {
             log.warn(
-              { digest: this.digest, written: this.#written, err: { message: (err as Error).message } },
+              { digest: this.digest, written: this.#written, err },
               'upstream body broke off; resuming',
             )
             continue

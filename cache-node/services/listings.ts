@@ -77,7 +77,7 @@ export class ListingService {
       const last = isUnavailable(err) ? this.#last.get(key) : undefined
       if (!last) throw err
       this.#log.warn(
-        { upstream: t.upstream.name, repository: t.repository, what, err: { message: (err as Error).message } },
+        { upstream: t.upstream.name, repository: t.repository, what, err },
         'upstream unavailable: serving a stale listing',
       )
       return { ...last, cache: 'stale' }

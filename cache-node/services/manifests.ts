@@ -125,7 +125,7 @@ export class ManifestService {
               repository: t.repository,
               tag,
               digest: row.digest,
-              err: { message: (err as Error).message },
+              err,
             },
             'upstream unavailable: serving a stale tag',
           )

@@ -203,7 +203,7 @@ export class SiteAgent {
       // first, so whoever sees the node joined finds it on disk too
       await saveSiteIdentity(this.#opts.dataDir, identity).catch((err: unknown) =>
         this.#log.error(
-          { err: { message: (err as Error).message }, dataDir: this.#opts.dataDir },
+          { err, dataDir: this.#opts.dataDir },
           'joined, but cannot keep the site identity in site.json: the next start will need a new CACHE_JOIN_TOKEN',
         ),
       )
@@ -229,7 +229,7 @@ export class SiteAgent {
         this.#log.error(
           {
             controlPlane: this.#client.name,
-            err: { message: (err as Error).message, code: e?.code },
+            err,
             retryInMs: delay,
           },
           'the control plane refused to let this node join (check the CACHE_SITE_* settings); serving as a plain cache meanwhile',
@@ -238,7 +238,7 @@ export class SiteAgent {
         this.#limitedLog(
           'join',
           'warn',
-          { controlPlane: this.#client.name, err: { message: (err as Error).message }, retryInMs: delay },
+          { controlPlane: this.#client.name, err, retryInMs: delay },
           'cannot join the control plane yet; serving as a plain cache and retrying in the background',
         )
       }
@@ -302,7 +302,7 @@ export class SiteAgent {
         {
           controlPlane: this.#client.name,
           failures: this.#heartbeatFailures,
-          err: { message: (err as Error).message },
+          err,
         },
         msg,
       )
@@ -372,7 +372,7 @@ export class SiteAgent {
     } catch (err) {
       // the index could not take them (a full disk, say): they go with the next flush
       usage.putBack(entries)
-      this.#log.error({ err: { message: (err as Error).message } }, 'cannot write usage batches to the outbox')
+      this.#log.error({ err }, 'cannot write usage batches to the outbox')
     }
   }
 
@@ -411,7 +411,7 @@ export class SiteAgent {
             index.deleteBatch(b.seq)
             metrics.batches('dropped', 1)
             this.#log.error(
-              { batch: b.batch, err: { message: e.message } },
+              { batch: b.batch, err: e },
               'the control plane rejected a usage batch; dropped it',
             )
             continue
@@ -424,7 +424,7 @@ export class SiteAgent {
               controlPlane: this.#client.name,
               batch: b.batch,
               pending: index.outboxCount(),
-              err: { message: (err as Error).message },
+              err,
             },
             'cannot deliver usage batches; they stay in the outbox and are sent again later',
           )

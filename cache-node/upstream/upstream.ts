@@ -134,7 +134,7 @@ export class Upstream {
           const translated = this.translate(err, req.what)
           if (attempt < retries && translated instanceof UpstreamError && translated.code !== 'UPSTREAM_INVALID') {
             this.#opts.log.warn(
-              { upstream: this.name, path: req.path, attempt: attempt + 1, err: { message: translated.message } },
+              { upstream: this.name, path: req.path, attempt: attempt + 1, err: translated },
               'upstream request failed; retrying',
             )
             await sleep(this.#backoff(attempt + 1))

@@ -34,11 +34,11 @@ export function v2Routes(deps: V2Deps) {
 
   v2.onError((err, c) => {
     if (err instanceof OciError) {
-      c.var.log?.[err.status >= 500 ? 'error' : 'debug']({ err: { message: err.message, code: err.code } }, 'registry error')
+      c.var.log?.[err.status >= 500 ? 'error' : 'debug']({ err, code: err.code }, 'registry error')
       return c.json(err.toBody(), err.status as ContentfulStatusCode, err.headers)
     }
     if (isClientGone(err)) {
-      c.var.log?.info({ err: { message: (err as Error).message } }, 'client went away')
+      c.var.log?.info({ err }, 'client went away')
       const gone = new OciError('BLOB_UPLOAD_INVALID', 'the request body ended before it was complete')
       return c.json(gone.toBody(), 400)
     }

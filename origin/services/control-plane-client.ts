@@ -212,14 +212,13 @@ export class ControlPlaneClient {
 
   #warn(err: unknown): void {
     const now = this.#o.now()
-    const message = err instanceof Error ? err.message : String(err)
     if (now - this.#lastWarn < WARN_EVERY_MS) {
       this.#suppressed++
-      this.#o.log.debug({ err: { message } }, 'control plane resolve failed')
+      this.#o.log.debug({ err }, 'control plane resolve failed')
       return
     }
     this.#o.log.warn(
-      { err: { message }, controlPlane: this.#o.baseUrl.origin, pauseMs: this.#o.pauseMs, suppressed: this.#suppressed },
+      { err, controlPlane: this.#o.baseUrl.origin, pauseMs: this.#o.pauseMs, suppressed: this.#suppressed },
       'control plane unavailable: serving blobs from the origin',
     )
     this.#lastWarn = now

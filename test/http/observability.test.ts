@@ -136,12 +136,16 @@ describe('origin', () => {
 
 describe('cache node', () => {
   let now = Date.now()
+  const logLines: Record<string, unknown>[] = []
   let origin: Started
   let cache: Started
 
   beforeAll(async () => {
     origin = await startOrigin()
-    cache = await startCache({ originUrl: origin.url, now: () => now })
+    // a foreign registry that is gone: its port is free again
+    const gone = await answering()
+    await new Promise((resolve) => gone.server.close(resolve))
+    cache = await startCache({ originUrl: origin.url, now: () => now, logLines, env: { CACHE_UPSTREAMS: `gone.example=${gone.url}` } })
   })
   afterAll(async () => {
     await cache.close()
@@ -167,6 +171,18 @@ describe('cache node', () => {
     await origin.close()
     await expectNotReadyOnceProbed(cache.url, () => (now += 10_000), 'upstream')
     expect((await call(`${cache.url}/healthz`)).status).toBe(200)
+  })
+
+  it('logs an upstream failure as err with its stack and cause, not only its message', async () => {
+    const res = await call(`${cache.url}/v2/lib/gone/manifests/latest?ns=gone.example`)
+    expect(res.status).toBeGreaterThanOrEqual(500)
+    const line = logLines.find((l) => l.msg === 'upstream error')
+    expect(line).toBeDefined()
+    const err = line!.err as { message: string; stack: string; type: string; code: string }
+    expect(err).toMatchObject({ type: 'UpstreamError', code: 'UPSTREAM_UNAVAILABLE' })
+    // pino's serializer: the stack, and the cause's after it
+    expect(err.stack).toMatch(/^UpstreamError: upstream .* could not be reached/)
+    expect(err.stack).toContain('caused by: Error: connect ECONNREFUSED')
   })
 })
 
