@@ -61,33 +61,6 @@ export async function sendStream(
   return RESPONSE_ALREADY_SENT
 }
 
-/**
- * Reads a whole request body of at most `limit` bytes; past it, rejects with `onTooLarge()` and discards the rest,
- * so the client still reads the error response instead of a reset connection.
- */
-export function readLimited(body: Readable, limit: number, onTooLarge: () => Error): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let over = false
-    body.on('data', (chunk: Buffer) => {
-      if (over) return
-      size += chunk.byteLength
-      if (size > limit) {
-        over = true
-        chunks.length = 0
-        reject(onTooLarge())
-        return
-      }
-      chunks.push(chunk)
-    })
-    body.once('end', () => {
-      if (!over) resolve(Buffer.concat(chunks, size))
-    })
-    body.once('error', reject)
-  })
-}
-
 /** The peer address of the request's connection ('unknown' outside the Node server). */
 export function clientAddress(c: Context): string {
   return (c as NodeContext).env?.incoming?.socket?.remoteAddress ?? 'unknown'

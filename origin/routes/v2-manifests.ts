@@ -1,8 +1,8 @@
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import { OciError } from '../../oci/errors.ts'
 import { MAX_MANIFEST_BYTES } from '../../oci/manifest.ts'
 import { assertName } from '../../oci/reference.ts'
-import { readLimited, requestBody } from '../../lib/node-io.ts'
 import { clientAddress } from '../http/client-address.ts'
 import type { AppEnv } from '../http/env.ts'
 import type { V2Deps } from './v2.ts'
@@ -35,11 +35,7 @@ export function manifestRoutes({ registry, access }: V2Deps) {
   app.put('/:name{.+}/manifests/:reference', async (c) => {
     const name = assertName(c.req.param('name'))
     const who = await access.authorize(c.req.raw, [{ type: 'repository', name, actions: ['pull', 'push'] }])
-    const body = await readLimited(
-      requestBody(c),
-      MAX_MANIFEST_BYTES,
-      () => new OciError('SIZE_INVALID', `manifest exceeds ${MAX_MANIFEST_BYTES} bytes`, { status: 413 }),
-    )
+    const body = await manifestBody(c)
     const reference = c.req.param('reference')
     const result = registry.putManifest(
       name,
@@ -68,4 +64,22 @@ export function manifestRoutes({ registry, access }: V2Deps) {
   })
 
   return app
+}
+
+// bounds the body as it streams (a chunked body has no length to check up front); the rest of it is not read, so
+// the connection cannot carry another request
+const limit = bodyLimit({
+  maxSize: MAX_MANIFEST_BYTES,
+  onError: () => {
+    throw new OciError('SIZE_INVALID', `manifest exceeds ${MAX_MANIFEST_BYTES} bytes`, {
+      status: 413,
+      headers: { Connection: 'close' },
+    })
+  },
+})
+
+/** A manifest PUT's bytes, at most MAX_MANIFEST_BYTES (past it, a 413 SIZE_INVALID). */
+async function manifestBody(c: Context): Promise<Buffer> {
+  await limit(c, async () => undefined)
+  return Buffer.from(await c.req.arrayBuffer())
 }

@@ -1,0 +1,37 @@
+/**
+ * A manifest PUT on /v2/ is bounded as it streams (hono/body-limit): past 4 MiB it is a 413 SIZE_INVALID whatever
+ * the framing, and the connection closes, since the rest of the body is left unread.
+ */
+import { Readable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { call } from '../helpers/cache-http.ts'
+import { startOrigin, TEST_ADMIN } from '../helpers/start-origin.ts'
+import { tokenFor } from '../helpers/auth.ts'
+
+const LIMIT = 4 * 1024 * 1024
+let origin: Awaited<ReturnType<typeof startOrigin>>
+let token: string
+
+beforeAll(async () => {
+  origin = await startOrigin()
+  token = await tokenFor(origin.url, ['repository:admin/big:pull,push'], TEST_ADMIN)
+})
+afterAll(() => origin.close())
+
+describe('PUT /v2/<name>/manifests/<reference> past 4 MiB', () => {
+  for (const framing of ['Content-Length', 'chunked'] as const) {
+    it(`is a 413 SIZE_INVALID with Connection: close (${framing})`, async () => {
+      const bytes = Buffer.alloc(LIMIT + 1, 0x20)
+      const res = await call(`${origin.url}/v2/admin/big/manifests/too-big`, {
+        method: 'PUT',
+        token,
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: framing === 'chunked' ? (Readable.from([bytes.subarray(0, LIMIT), bytes.subarray(LIMIT)]) as unknown as Buffer) : bytes,
+      })
+      expect(res.status).toBe(413)
+      expect(res.headers.connection).toBe('close')
+      expect((JSON.parse(res.body.toString()) as { errors: { code: string }[] }).errors[0]!.code).toBe('SIZE_INVALID')
+      expect((await call(`${origin.url}/v2/`, { token })).status).toBe(200)
+    })
+  }
+})
