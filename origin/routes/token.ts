@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
 import { parseScopes, type ResourceAccess } from '../../oci/scope.ts'
 import { parseBasic } from '../http/basic-auth.ts'
 import { clientAddress } from '../http/client-address.ts'
@@ -52,7 +53,17 @@ export function tokenRoutes({ auth, tokens, keys }: TokenDeps) {
     return c.json(body, 200, { 'Cache-Control': 'no-store' })
   })
 
-  app.post('/token', async (c) => {
+  // an OAuth2 form is a few hundred bytes; past the bound it is refused as it streams, and the unread rest closes
+  // the connection
+  const formLimit = bodyLimit({
+    maxSize: MAX_TOKEN_FORM_BYTES,
+    onError: (c) => {
+      c.header('Connection', 'close')
+      return oauthError(c, 413, 'invalid_request', `the form exceeds ${MAX_TOKEN_FORM_BYTES} bytes`)
+    },
+  })
+
+  app.post('/token', formLimit, async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>)
     const field = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : undefined)
     const grantType = field('grant_type')
@@ -113,7 +124,10 @@ function loginFailed(c: Context, err: unknown) {
   })
 }
 
-function oauthError(c: Context, status: 400 | 401, error: string, description: string) {
+/** Largest POST /auth/token form read. */
+export const MAX_TOKEN_FORM_BYTES = 64 * 1024 // 64KiB
+
+function oauthError(c: Context, status: 400 | 401 | 413, error: string, description: string) {
   return c.json({ error, error_description: description }, status, { 'Cache-Control': 'no-store' })
 }
 

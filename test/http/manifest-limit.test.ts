@@ -1,5 +1,5 @@
 /**
- * A manifest PUT on /v2/ is bounded as it streams (hono/body-limit): past 4 MiB it is a 413 SIZE_INVALID whatever
+ * A manifest PUT on /v2/ and the POST /auth/token form are bounded as it streams (hono/body-limit): past 4 MiB it is a 413 SIZE_INVALID whatever
  * the framing, and the connection closes, since the rest of the body is left unread.
  */
 import { Readable } from 'node:stream'
@@ -34,4 +34,18 @@ describe('PUT /v2/<name>/manifests/<reference> past 4 MiB', () => {
       expect((await call(`${origin.url}/v2/`, { token })).status).toBe(200)
     })
   }
+})
+
+describe('POST /auth/token past 64 KiB', () => {
+  it('is a 413 invalid_request with Connection: close, and the origin serves on', async () => {
+    const res = await call(`${origin.url}/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=password&client_id=x&username=admin&password=${'p'.repeat(64 * 1024)}`,
+    })
+    expect(res.status).toBe(413)
+    expect(res.headers.connection).toBe('close')
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'invalid_request' })
+    expect((await call(`${origin.url}/v2/`, { token })).status).toBe(200)
+  })
 })
