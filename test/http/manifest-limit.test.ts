@@ -1,6 +1,6 @@
 /**
- * A manifest PUT on /v2/ and the POST /auth/token form are bounded as it streams (hono/body-limit): past 4 MiB it is a 413 SIZE_INVALID whatever
- * the framing, and the connection closes, since the rest of the body is left unread.
+ * A manifest PUT on /v2/ and the POST /auth/token form are bounded as they stream (hono/body-limit): past the bound
+ * (4 MiB, 64 KiB) they are a 413 whatever the framing, and the connection closes, since the rest is left unread.
  */
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
