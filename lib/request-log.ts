@@ -63,7 +63,8 @@ export function requestLog(root: Logger, opts: RequestLogOptions = {}): Middlewa
         path: c.req.path,
         status,
         bytesIn,
-        bytesOut: outgoing ? bytesOut : fallbackBytesOut,
+        // Node sends no body for HEAD, whatever a handler handed it
+        bytesOut: c.req.method === 'HEAD' ? 0 : outgoing ? bytesOut : fallbackBytesOut,
         ms: Math.round((performance.now() - started) * 10) / 10,
         aborted,
         requestId,

@@ -3,6 +3,7 @@
  * loopback only), /healthz, /readyz turning 503 when the upstream stops answering, the origin's DTR /_ping, and one
  * request line per request with the request id and no credentials from the query.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -121,6 +122,27 @@ describe('origin', () => {
     expect(JSON.stringify(logLines)).not.toContain('s3cr3t-grant')
     const fresh = await call(`${origin.url}/v2/`)
     expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('counts a pushed and a pulled blob in and out to their last byte, and the upload in flight back to 0', async () => {
+    const token = await tokenFor(origin.url, ['repository:admin/bytes:pull,push'], TEST_ADMIN)
+    const bytes = randomBytes(300_000)
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+    const pushed = await call(`${origin.url}/v2/admin/bytes/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      token,
+      headers: { 'content-type': 'application/octet-stream', 'x-request-id': 'push-1' },
+      body: bytes,
+    })
+    expect(pushed.status).toBe(201)
+    const pulled = await call(`${origin.url}/v2/admin/bytes/blobs/${digest}`, { token, headers: { 'x-request-id': 'pull-1' } })
+    expect(pulled.body.equals(bytes)).toBe(true)
+    await vi.waitFor(() => expect(logLines.some((l) => l.reqId === 'pull-1' && l.msg === 'request')).toBe(true))
+    expect(logLines.find((l) => l.reqId === 'push-1' && l.msg === 'request')).toMatchObject({ bytesIn: bytes.length, status: 201 })
+    expect(logLines.find((l) => l.reqId === 'pull-1' && l.msg === 'request')).toMatchObject({ bytesOut: bytes.length, status: 200 })
+    const m = await metrics(origin.url)
+    expect(m['wharf_origin_uploads_in_flight']).toBe(0)
+    expect(m['wharf_http_request_bytes_total{route="/v2/:name{.+}/blobs/uploads/"}']).toBeGreaterThanOrEqual(bytes.length)
   })
 
   it('is not ready once the control plane stops answering (503 naming it, /_ping unhealthy)', async () => {
