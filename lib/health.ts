@@ -63,9 +63,10 @@ export interface UpstreamProbeOptions {
 }
 
 /**
- * Whether an upstream answered recently. /readyz never waits on the network except for the very first probe: a
- * probe older than `everyMs` starts a new one in the background and the answer is the last one known, so a load
- * balancer polling every second costs one request to the upstream every `everyMs`.
+ * Whether an upstream answered recently. A probe older than `everyMs` starts a new one in the background and the
+ * answer is the last one known, so a load balancer polling every second costs one request to the upstream every
+ * `everyMs` and never waits on it. Only a /readyz with no probe in the last `staleAfterMs` (the first one, or one
+ * after a quiet spell) waits for its probe.
  */
 export class UpstreamProbe implements ReadinessCheck {
   readonly name: string
@@ -83,9 +84,10 @@ export class UpstreamProbe implements ReadinessCheck {
 
   async check(): Promise<CheckResult> {
     const now = this.#o.now()
-    if (this.#probedAt === -Infinity) await this.#probe()
-    else if (now - this.#probedAt >= (this.#o.everyMs ?? 5_000)) void this.#probe()
     const staleAfter = this.#o.staleAfterMs ?? 30_000
+    // the first /readyz, or one after a long quiet, waits for its answer; a load balancer's polls never do
+    if (now - this.#probedAt > staleAfter) await this.#probe()
+    else if (now - this.#probedAt >= (this.#o.everyMs ?? 5_000)) void this.#probe()
     if (this.#lastOk && this.#o.now() - this.#okAt <= staleAfter) return { ok: true, detail: this.#o.url.origin }
     return { ok: false, detail: `${this.#o.url.origin} did not answer: ${this.#lastOk ? 'no answer recently' : this.#lastError}` }
   }
