@@ -263,7 +263,12 @@ export function buildApp(deps: CacheDeps) {
       fields: (c0, r) => {
         const served = (c0 as Context<AppEnv>).var.served
         return served.kind
-          ? { kind: served.kind, repository: served.repository, upstream: served.upstream, cache: requestOutcome(served.cache, r.status) }
+          ? {
+              kind: served.kind,
+              repository: served.repository,
+              upstream: served.upstream,
+              cache: requestOutcome(served.cache, r.status),
+            }
           : {}
       },
       onDone: (r, c0) => {
@@ -272,7 +277,13 @@ export function buildApp(deps: CacheDeps) {
         deps.metrics.httpRequest(r)
         if (!served.kind) return
         if (!c.env?.outgoing && served.bytes === 0 && r.method !== 'HEAD') served.bytes = r.bytesOut
-        deps.metrics.request({ kind: served.kind, cache: served.cache, status: r.status, repository: served.repository, bytes: served.bytes })
+        deps.metrics.request({
+          kind: served.kind,
+          cache: served.cache,
+          status: r.status,
+          repository: served.repository,
+          bytes: served.bytes,
+        })
       },
     }),
   )
@@ -285,7 +296,11 @@ export function buildApp(deps: CacheDeps) {
   )
   app.get(
     '/metrics',
-    metricsHandler({ render: () => deps.metrics.render(), token: deps.config.metricsToken, tokenVariable: 'CACHE_METRICS_TOKEN' }),
+    metricsHandler({
+      render: () => deps.metrics.render(),
+      token: deps.config.metricsToken,
+      tokenVariable: 'CACHE_METRICS_TOKEN',
+    }),
   )
   app.route('/', healthRoutes(deps.readiness))
   // the first health endpoint, kept for the scripts that call it

@@ -75,7 +75,10 @@ export class Metrics extends ProgramMetrics {
   )
   readonly #hits = this.#counter('wharf_cache_hits_total', 'Requests answered from the cache.', ['kind'])
   readonly #misses = this.#counter('wharf_cache_misses_total', 'Requests that went to the upstream.', ['kind'])
-  readonly #coalesced = this.#counter('wharf_cache_coalesced_total', 'Blob requests that joined a fill already running.')
+  readonly #coalesced = this.#counter(
+    'wharf_cache_coalesced_total',
+    'Blob requests that joined a fill already running.',
+  )
   readonly #stale = this.#counter(
     'wharf_cache_stale_total',
     'Manifests served stale because the upstream could not be reached.',
@@ -104,10 +107,16 @@ export class Metrics extends ProgramMetrics {
   )
   /** The gauges read when /metrics is scraped. */
   readonly scraped: Gauge[] = [
-    this.#gauge('wharf_cache_disk_used_bytes', 'Bytes of cached entries on disk.', (g) => this.#read(g, (x) => x.diskUsedBytes())),
-    this.#gauge('wharf_cache_disk_max_bytes', 'The byte cap (CACHE_MAX_BYTES).', (g) => this.#read(g, (x) => x.diskMaxBytes())),
+    this.#gauge('wharf_cache_disk_used_bytes', 'Bytes of cached entries on disk.', (g) =>
+      this.#read(g, (x) => x.diskUsedBytes()),
+    ),
+    this.#gauge('wharf_cache_disk_max_bytes', 'The byte cap (CACHE_MAX_BYTES).', (g) =>
+      this.#read(g, (x) => x.diskMaxBytes()),
+    ),
     this.#gauge('wharf_cache_entries', 'Cached blobs and manifests.', (g) => this.#read(g, (x) => x.entries())),
-    this.#gauge('wharf_cache_fills_in_flight', 'Blob fills running now.', (g) => this.#read(g, (x) => x.fillsInFlight())),
+    this.#gauge('wharf_cache_fills_in_flight', 'Blob fills running now.', (g) =>
+      this.#read(g, (x) => x.fillsInFlight()),
+    ),
     this.#gauge('wharf_cache_fill_reserved_bytes', 'Bytes reserved by fills in flight.', (g) =>
       this.#read(g, (x) => x.reservedBytes()),
     ),
@@ -230,21 +239,31 @@ export class Metrics extends ProgramMetrics {
   #siteSeries(): SiteSeries {
     const site = () => this.gauges?.site?.()
     return {
-      heartbeats: this.#counter('wharf_cache_heartbeats_total', 'Heartbeats sent to the control plane, by result.', ['result']),
+      heartbeats: this.#counter('wharf_cache_heartbeats_total', 'Heartbeats sent to the control plane, by result.', [
+        'result',
+      ]),
       batches: this.#counter(
         'wharf_cache_metrics_batches_total',
         'Usage batches for the control plane, by event (created, delivered, dropped).',
         ['event'],
       ),
       gauges: [
-        this.#gauge('wharf_cache_site_joined', '1 once this node holds a site identity from its control plane.', (g) => {
-          const s = site()
-          if (s) g.set(s.joined ? 1 : 0)
-        }),
-        this.#gauge('wharf_cache_metrics_outbox_batches', 'Usage batches waiting for the control plane to acknowledge them.', (g) => {
-          const s = site()
-          if (s) g.set(s.outboxBatches)
-        }),
+        this.#gauge(
+          'wharf_cache_site_joined',
+          '1 once this node holds a site identity from its control plane.',
+          (g) => {
+            const s = site()
+            if (s) g.set(s.joined ? 1 : 0)
+          },
+        ),
+        this.#gauge(
+          'wharf_cache_metrics_outbox_batches',
+          'Usage batches waiting for the control plane to acknowledge them.',
+          (g) => {
+            const s = site()
+            if (s) g.set(s.outboxBatches)
+          },
+        ),
         this.#gauge(
           'wharf_cache_last_heartbeat_timestamp_seconds',
           'When the control plane last acknowledged a heartbeat (0: never since start).',
@@ -270,4 +289,3 @@ interface SiteSeries {
   batches: Counter<Label>
   gauges: Gauge[]
 }
-

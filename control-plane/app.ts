@@ -36,7 +36,14 @@ export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
       onDone: (r) => deps.prometheus.httpRequest(r),
     }),
   )
-  app.get('/metrics', metricsHandler({ render: () => deps.prometheus.render(), token: deps.config.metricsToken, tokenVariable: 'CONTROL_PLANE_METRICS_TOKEN' }))
+  app.get(
+    '/metrics',
+    metricsHandler({
+      render: () => deps.prometheus.render(),
+      token: deps.config.metricsToken,
+      tokenVariable: 'CONTROL_PLANE_METRICS_TOKEN',
+    }),
+  )
   app.route('/', healthRoutes(deps.readiness))
   // the first health endpoint, kept as an alias for the scripts that call it
   app.get('/health', (c) => c.json({ status: 'ok', originReached: deps.keys.identity() !== undefined }))

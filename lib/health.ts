@@ -89,7 +89,10 @@ export class UpstreamProbe implements ReadinessCheck {
     if (now - this.#probedAt > staleAfter) await this.#probe()
     else if (now - this.#probedAt >= (this.#o.everyMs ?? 5_000)) void this.#probe()
     if (this.#lastOk && this.#o.now() - this.#okAt <= staleAfter) return { ok: true, detail: this.#o.url.origin }
-    return { ok: false, detail: `${this.#o.url.origin} did not answer: ${this.#lastOk ? 'no answer recently' : this.#lastError}` }
+    return {
+      ok: false,
+      detail: `${this.#o.url.origin} did not answer: ${this.#lastOk ? 'no answer recently' : this.#lastError}`,
+    }
   }
 
   #probe(): Promise<void> {
@@ -136,7 +139,11 @@ export function healthRoutes(checks: readonly ReadinessCheck[], opts: { ping?: b
   app.get('/readyz', async (c) => {
     const { results, failed } = await readiness()
     return c.json(
-      { status: failed.length === 0 ? 'ready' : 'not ready', failed: failed.map(([name]) => name), checks: Object.fromEntries(results) },
+      {
+        status: failed.length === 0 ? 'ready' : 'not ready',
+        failed: failed.map(([name]) => name),
+        checks: Object.fromEntries(results),
+      },
       failed.length === 0 ? 200 : 503,
       { 'Cache-Control': 'no-store' },
     )
@@ -145,7 +152,9 @@ export function healthRoutes(checks: readonly ReadinessCheck[], opts: { ping?: b
     app.get('/_ping', async (c) => {
       const { failed } = await readiness()
       const error = failed.map(([name, r]) => `${name}: ${r.ok ? '' : r.detail}`).join('; ')
-      return c.json({ Error: error, Healthy: failed.length === 0 }, failed.length === 0 ? 200 : 503, { 'Cache-Control': 'no-store' })
+      return c.json({ Error: error, Healthy: failed.length === 0 }, failed.length === 0 ? 200 : 503, {
+        'Cache-Control': 'no-store',
+      })
     })
   }
   return app

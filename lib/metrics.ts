@@ -116,13 +116,22 @@ export function statementLabel(sql: string): string {
  * needs `Authorization: Bearer <token>`; without one, only clients connecting from a loopback address are answered
  * (the series name repositories and users' routes), others get 403 naming the variable.
  */
-export function metricsHandler(opts: { render(): Promise<string> | string; token: string | undefined; tokenVariable: string }): Handler {
+export function metricsHandler(opts: {
+  render(): Promise<string> | string
+  token: string | undefined
+  tokenVariable: string
+}): Handler {
   return async (c: Context) => {
     if (opts.token) {
       if (!sameSecret(c.req.header('authorization') ?? '', `Bearer ${opts.token}`))
-        return c.text(`metrics need Authorization: Bearer <${opts.tokenVariable}>\n`, 401, { 'WWW-Authenticate': 'Bearer realm="metrics"' })
+        return c.text(`metrics need Authorization: Bearer <${opts.tokenVariable}>\n`, 401, {
+          'WWW-Authenticate': 'Bearer realm="metrics"',
+        })
     } else if (!isLoopback(peerAddress(c))) {
-      return c.text(`metrics are served to loopback clients only; set ${opts.tokenVariable} to scrape from elsewhere\n`, 403)
+      return c.text(
+        `metrics are served to loopback clients only; set ${opts.tokenVariable} to scrape from elsewhere\n`,
+        403,
+      )
     }
     return c.text(await opts.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' })
   }

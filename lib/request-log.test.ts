@@ -28,6 +28,7 @@ describe('statementLabel', () => {
 describe('isLoopback', () => {
   it('takes 127.0.0.0/8, ::1 and IPv4-mapped loopback, nothing else', () => {
     for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(isLoopback(a)).toBe(true)
-    for (const a of ['10.0.0.1', '192.0.2.1', '::ffff:10.0.0.1', '2001:db8::1', 'garbage']) expect(isLoopback(a)).toBe(false)
+    for (const a of ['10.0.0.1', '192.0.2.1', '::ffff:10.0.0.1', '2001:db8::1', 'garbage'])
+      expect(isLoopback(a)).toBe(false)
   })
 })

@@ -5,7 +5,16 @@ import type { Logger } from 'pino'
 import { clientAddress as peerAddress } from './node-io.ts'
 
 /** Query parameters whose values are credentials (a cache grant, a token): logged as `[redacted]`. */
-export const SECRET_QUERY_PARAMS = ['grant', 'token', 'access_token', 'refresh_token', 'password', 'secret', 'sig', 'signature']
+export const SECRET_QUERY_PARAMS = [
+  'grant',
+  'token',
+  'access_token',
+  'refresh_token',
+  'password',
+  'secret',
+  'sig',
+  'signature',
+]
 
 /** What one finished request was, as its log line and the metrics see it. */
 export interface RequestRecord {
@@ -56,7 +65,10 @@ export function requestLog(root: Logger, opts: RequestLogOptions = {}): Middlewa
     const readAtStart = incoming?.socket?.bytesRead ?? 0
     const done = (status: number, aborted: boolean, fallbackBytesOut: number) => {
       const declared = c.req.header('content-length')
-      const bytesIn = declared !== undefined ? Number(declared) || 0 : Math.max(0, (incoming?.socket?.bytesRead ?? readAtStart) - readAtStart)
+      const bytesIn =
+        declared !== undefined
+          ? Number(declared) || 0
+          : Math.max(0, (incoming?.socket?.bytesRead ?? readAtStart) - readAtStart)
       const record: RequestRecord = {
         method: c.req.method,
         route: routePath(c) || c.req.path,
@@ -73,7 +85,19 @@ export function requestLog(root: Logger, opts: RequestLogOptions = {}): Middlewa
       const query = redactedQuery(c.req.url)
       const { method, route, path, ms, client } = record
       log.info(
-        { method, route, path, ...(query ? { query } : {}), status, bytesIn, bytesOut: record.bytesOut, ms, client, ...(aborted ? { aborted } : {}), ...opts.fields?.(c, record) },
+        {
+          method,
+          route,
+          path,
+          ...(query ? { query } : {}),
+          status,
+          bytesIn,
+          bytesOut: record.bytesOut,
+          ms,
+          client,
+          ...(aborted ? { aborted } : {}),
+          ...opts.fields?.(c, record),
+        },
         'request',
       )
       opts.onDone?.(record, c)
@@ -83,7 +107,8 @@ export function requestLog(root: Logger, opts: RequestLogOptions = {}): Middlewa
       const write = outgoing.write.bind(outgoing) as (...args: unknown[]) => boolean
       const end = outgoing.end.bind(outgoing) as (...args: unknown[]) => typeof outgoing
       const count = (chunk: unknown, encoding: unknown) => {
-        if (typeof chunk === 'string') bytesOut += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        if (typeof chunk === 'string')
+          bytesOut += Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
         else if (chunk instanceof Uint8Array) bytesOut += chunk.byteLength
       }
       outgoing.write = ((chunk: unknown, ...rest: unknown[]) => {

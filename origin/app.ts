@@ -39,7 +39,14 @@ export function buildApp(deps: OriginDeps) {
   app.route('/v2/', v2Routes({ ...deps, grants: deps.network.grants, redirects: deps.network.redirects }))
   app.route('/auth', tokenRoutes(deps.identity))
   app.route('/api/v0', apiRoutes(deps))
-  app.get('/metrics', metricsHandler({ render: () => metrics.render(), token: deps.config.metricsToken, tokenVariable: 'ORIGIN_METRICS_TOKEN' }))
+  app.get(
+    '/metrics',
+    metricsHandler({
+      render: () => metrics.render(),
+      token: deps.config.metricsToken,
+      tokenVariable: 'ORIGIN_METRICS_TOKEN',
+    }),
+  )
   app.route('/', healthRoutes(deps.readiness, { ping: true }))
   // the first health endpoint, kept for the scripts that call it
   app.get('/health', (c) => c.json({ status: 'ok' }))

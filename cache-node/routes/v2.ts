@@ -59,10 +59,7 @@ export function v2Routes(deps: V2Deps) {
     }
     if (e instanceof UpstreamError) {
       deps.metrics.upstreamError(e.upstream, e.code)
-      c.var.log?.warn(
-        { err: e, code: e.code },
-        'upstream error',
-      )
+      c.var.log?.warn({ err: e, code: e.code }, 'upstream error')
       return c.json(e.toBody(), e.status)
     }
     c.var.log?.error({ err: e }, 'unhandled error')
@@ -197,10 +194,7 @@ export function v2Routes(deps: V2Deps) {
       return { target, auth }
     } catch (err) {
       deps.metrics.grant('refused')
-      c.var.log.info(
-        { err },
-        'blob grant refused',
-      )
+      c.var.log.info({ err }, 'blob grant refused')
       throw err
     }
   }
@@ -225,10 +219,6 @@ function counted(c: Context<AppEnv>): SendStreamOptions {
     onChunk: (bytes) => {
       served.bytes += bytes
     },
-    onCutShort: (err) =>
-      c.var.log.warn(
-        { err },
-        'response cut short',
-      ),
+    onCutShort: (err) => c.var.log.warn({ err }, 'response cut short'),
   }
 }

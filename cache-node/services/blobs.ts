@@ -221,11 +221,7 @@ export class BlobService {
     this.#fills.set(d, fills)
     fill.verified.then(
       () => log.debug({ digest: d, size: fill.size }, 'fill verified'),
-      (err: Error) =>
-        log.warn(
-          { digest: d, written: fill.written, err },
-          'fill failed',
-        ),
+      (err: Error) => log.warn({ digest: d, written: fill.written, err }, 'fill failed'),
     )
     return fill
   }

@@ -337,10 +337,7 @@ export class Fill {
             !(err instanceof StoreError) &&
             !(err instanceof FillAbandoned)
           if (resumable && resumes < this.#opts.maxResumes) {
-            log.warn(
-              { digest: this.digest, written: this.#written, err },
-              'upstream body broke off; resuming',
-            )
+            log.warn({ digest: this.digest, written: this.#written, err }, 'upstream body broke off; resuming')
             continue
           }
           throw err

@@ -410,10 +410,7 @@ export class SiteAgent {
             // the control plane will never take this batch as it is: keep the rest flowing
             index.deleteBatch(b.seq)
             metrics.batches('dropped', 1)
-            this.#log.error(
-              { batch: b.batch, err: e },
-              'the control plane rejected a usage batch; dropped it',
-            )
+            this.#log.error({ batch: b.batch, err: e }, 'the control plane rejected a usage batch; dropped it')
             continue
           }
           this.#deliveryFailures++

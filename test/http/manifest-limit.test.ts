@@ -26,7 +26,10 @@ describe('PUT /v2/<name>/manifests/<reference> past 4 MiB', () => {
         method: 'PUT',
         token,
         headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-        body: framing === 'chunked' ? (Readable.from([bytes.subarray(0, LIMIT), bytes.subarray(LIMIT)]) as unknown as Buffer) : bytes,
+        body:
+          framing === 'chunked'
+            ? (Readable.from([bytes.subarray(0, LIMIT), bytes.subarray(LIMIT)]) as unknown as Buffer)
+            : bytes,
       })
       expect(res.status).toBe(413)
       expect(res.headers.connection).toBe('close')

@@ -73,7 +73,9 @@ describe('origin', () => {
     const before = await metrics(origin.url)
     await call(`${origin.url}/v2/`)
     await call(`${origin.url}/auth/token?service=x`)
-    await call(`${origin.url}/auth/token?service=x`, { headers: { authorization: basic(TEST_ADMIN.username, 'wrong-password') } })
+    await call(`${origin.url}/auth/token?service=x`, {
+      headers: { authorization: basic(TEST_ADMIN.username, 'wrong-password') },
+    })
     const after = await metrics(origin.url)
     const v2 = 'wharf_http_requests_total{method="GET",route="/v2/",status="401"}'
     expect(after[v2]).toBe((before[v2] ?? 0) + 1)
@@ -82,10 +84,14 @@ describe('origin', () => {
     expect(after[failed]).toBe((before[failed] ?? 0) + 1)
     expect(after['wharf_origin_failed_logins_total{reason="rate_limited"}']).toBe(0)
     expect(after['wharf_origin_uploads_in_flight']).toBe(0)
-    expect(Object.keys(after).some((k) => k.startsWith('wharf_db_statement_seconds_count{statement="SELECT'))).toBe(true)
+    expect(Object.keys(after).some((k) => k.startsWith('wharf_db_statement_seconds_count{statement="SELECT'))).toBe(
+      true,
+    )
     expect(after['process_cpu_user_seconds_total{program="origin"}']).toBeGreaterThan(0)
     // the raw path never becomes a label
-    expect(Object.keys(after).filter((k) => k.startsWith('wharf_http_requests_total') && k.includes('/auth/token?'))).toEqual([])
+    expect(
+      Object.keys(after).filter((k) => k.startsWith('wharf_http_requests_total') && k.includes('/auth/token?')),
+    ).toEqual([])
   })
 
   it('asks for ORIGIN_METRICS_TOKEN when one is set', async () => {
@@ -135,14 +141,25 @@ describe('origin', () => {
       body: bytes,
     })
     expect(pushed.status).toBe(201)
-    const pulled = await call(`${origin.url}/v2/admin/bytes/blobs/${digest}`, { token, headers: { 'x-request-id': 'pull-1' } })
+    const pulled = await call(`${origin.url}/v2/admin/bytes/blobs/${digest}`, {
+      token,
+      headers: { 'x-request-id': 'pull-1' },
+    })
     expect(pulled.body.equals(bytes)).toBe(true)
     await vi.waitFor(() => expect(logLines.some((l) => l.reqId === 'pull-1' && l.msg === 'request')).toBe(true))
-    expect(logLines.find((l) => l.reqId === 'push-1' && l.msg === 'request')).toMatchObject({ bytesIn: bytes.length, status: 201 })
-    expect(logLines.find((l) => l.reqId === 'pull-1' && l.msg === 'request')).toMatchObject({ bytesOut: bytes.length, status: 200 })
+    expect(logLines.find((l) => l.reqId === 'push-1' && l.msg === 'request')).toMatchObject({
+      bytesIn: bytes.length,
+      status: 201,
+    })
+    expect(logLines.find((l) => l.reqId === 'pull-1' && l.msg === 'request')).toMatchObject({
+      bytesOut: bytes.length,
+      status: 200,
+    })
     const m = await metrics(origin.url)
     expect(m['wharf_origin_uploads_in_flight']).toBe(0)
-    expect(m['wharf_http_request_bytes_total{route="/v2/:name{.+}/blobs/uploads/"}']).toBeGreaterThanOrEqual(bytes.length)
+    expect(m['wharf_http_request_bytes_total{route="/v2/:name{.+}/blobs/uploads/"}']).toBeGreaterThanOrEqual(
+      bytes.length,
+    )
   })
 
   it('is not ready once the control plane stops answering (503 naming it, /_ping unhealthy)', async () => {
@@ -167,7 +184,12 @@ describe('cache node', () => {
     // a foreign registry that is gone: its port is free again
     const gone = await answering()
     await new Promise((resolve) => gone.server.close(resolve))
-    cache = await startCache({ originUrl: origin.url, now: () => now, logLines, env: { CACHE_UPSTREAMS: `gone.example=${gone.url}` } })
+    cache = await startCache({
+      originUrl: origin.url,
+      now: () => now,
+      logLines,
+      env: { CACHE_UPSTREAMS: `gone.example=${gone.url}` },
+    })
   })
   afterAll(async () => {
     await cache.close()
@@ -189,7 +211,9 @@ describe('cache node', () => {
     expect(json(await call(`${cache.url}/healthz`))).toEqual({ status: 'ok' })
     const ready = await call(`${cache.url}/readyz`)
     expect(ready.status).toBe(200)
-    expect(json(ready)).toMatchObject({ checks: { database: { ok: true }, disk: { ok: true }, upstream: { ok: true } } })
+    expect(json(ready)).toMatchObject({
+      checks: { database: { ok: true }, disk: { ok: true }, upstream: { ok: true } },
+    })
     await origin.close()
     await expectNotReadyOnceProbed(cache.url, () => (now += 10_000), 'upstream')
     expect((await call(`${cache.url}/healthz`)).status).toBe(200)
