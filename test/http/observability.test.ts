@@ -11,7 +11,7 @@ import { call, metrics } from '../helpers/cache-http.ts'
 import { startCache } from '../helpers/start-cache.ts'
 import { startControlPlane } from '../helpers/start-control-plane.ts'
 import { startOrigin, TEST_ADMIN } from '../helpers/start-origin.ts'
-import { ADMIN_SCOPE } from '../control-plane/fixtures.ts'
+import { ADMIN_SCOPE, startNetwork, type Network } from '../control-plane/fixtures.ts'
 import { tokenFor } from '../helpers/auth.ts'
 
 type Started = { url: string; close(): Promise<void> }
@@ -278,5 +278,39 @@ describe('control plane', () => {
     expect(json(ready)).toMatchObject({ checks: { database: { ok: true }, disk: { ok: true }, origin: { ok: true } } })
     await origin.close()
     await expectNotReadyOnceProbed(cp.url, () => (now += 10_000), 'origin')
+  })
+})
+
+describe('control plane report ingestion', () => {
+  let net: Network
+  beforeAll(async () => {
+    net = await startNetwork({ healthTimer: false })
+  })
+  afterAll(() => net.close())
+
+  it('counts batches (counted, duplicate) and the entries counted', async () => {
+    const site = await net.join({ name: 'eu', url: 'https://eu.example.com' })
+    const entry = {
+      repository: 'library/alpine',
+      hour: '2026-03-01T10:00:00.000Z',
+      requests: 3,
+      hits: 2,
+      misses: 1,
+      bytesToClients: 100,
+      bytesFromUpstream: 10,
+    }
+    const send = () =>
+      net.api.call(
+        'POST',
+        `/sites/${site.site.id}/metrics`,
+        { bearer: site.credential },
+        { batch: '1', entries: [entry, { ...entry, repository: 'team/app' }] },
+      )
+    expect((await send()).status).toBe(200)
+    expect((await send()).status).toBe(200)
+    const m = await metrics(net.cp.url)
+    expect(m['wharf_control_plane_report_batches_total{result="counted"}']).toBe(1)
+    expect(m['wharf_control_plane_report_batches_total{result="duplicate"}']).toBe(1)
+    expect(m['wharf_control_plane_report_entries_total']).toBe(2)
   })
 })
