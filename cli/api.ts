@@ -25,7 +25,7 @@ const ADMIN_SCOPE = 'controlplane:admin:*'
  * A small client of the control plane's `/api/v0`. It learns where tokens come from from the 401 challenge, asks the
  * origin's realm for `controlplane:admin:*` with basic credentials, and repeats the request with the token.
  */
-export class ControlPlaneClient {
+export class CliControlPlaneClient {
   readonly #o: ClientOptions
   #token: string | undefined
 

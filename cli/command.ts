@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util'
-import type { ControlPlaneClient } from './api.ts'
+import type { CliControlPlaneClient } from './api.ts'
 import { UsageError } from './errors.ts'
 
 export type Options = NonNullable<ParseArgsConfig['options']>
@@ -7,7 +7,7 @@ export type Values = Record<string, string | boolean | string[] | boolean[] | un
 
 /** What a command gets: the API client, where to write, and the parsed arguments. */
 export interface Ctx {
-  api: ControlPlaneClient
+  api: CliControlPlaneClient
   out(text: string): void
   args: string[]
   values: Values

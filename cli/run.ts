@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ControlPlaneClient } from './api.ts'
+import { CliControlPlaneClient } from './api.ts'
 import { joinNegativeValues, type Command, type Options } from './command.ts'
 import { assignCommands } from './commands/assign.ts'
 import { clientConfigCommand } from './commands/client-config.ts'
@@ -113,7 +113,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     }
     let password = io.env.WHARF_PASSWORD
     if (values['password-stdin']) password = (await io.readStdin()).replace(/\r?\n$/, '')
-    const api = new ControlPlaneClient({
+    const api = new CliControlPlaneClient({
       url,
       username: (values.username as string | undefined) ?? io.env.WHARF_USERNAME,
       password,

@@ -10,7 +10,7 @@ import { TokenAccessController } from './http/token-access.ts'
 import { AuthService } from './services/auth.ts'
 import { BlobGrants } from './services/blob-grants.ts'
 import { BlobRedirects } from './services/blob-redirects.ts'
-import { ControlPlaneClient } from './services/control-plane-client.ts'
+import { OriginControlPlaneClient } from './services/control-plane-client.ts'
 import { Events, systemActor } from './services/events.ts'
 import { KeyRing } from './services/keys.ts'
 import { LdapDirectory } from './services/ldap.ts'
@@ -214,7 +214,7 @@ export interface Network {
   /** Makes and checks the grants of redirected blob pulls; always present (grants are accepted without a control plane). */
   grants: BlobGrants
   /** Absent without ORIGIN_CONTROL_PLANE_URL: then nothing is ever redirected. */
-  controlPlane?: ControlPlaneClient
+  controlPlane?: OriginControlPlaneClient
   redirects?: BlobRedirects
   /** Which peers' X-Forwarded-For is believed. */
   proxies: TrustedProxies
@@ -226,7 +226,7 @@ export function createNetwork(config: Readonly<OriginConfig>, identity: Identity
   const grants = new BlobGrants({ keys, issuer: tokens.issuer, ttlSeconds: Math.round(config.grantTtlMs / 1000), now })
   const proxies = new TrustedProxies(config.trustedProxies)
   if (!config.controlPlaneUrl) return { grants, proxies }
-  const controlPlane = new ControlPlaneClient({
+  const controlPlane = new OriginControlPlaneClient({
     baseUrl: config.controlPlaneUrl,
     keys,
     issuer: tokens.issuer,

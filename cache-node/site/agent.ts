@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici'
 import type { ControlPlaneConfig } from '../config.ts'
 import type { Metrics, SiteGauges } from '../metrics.ts'
 import type { IndexDb } from '../store/index-db.ts'
-import { ControlPlaneClient, ControlPlaneError, type HeartbeatRequest, type JoinAnswer } from './control-plane.ts'
+import { SiteControlPlaneClient, ControlPlaneError, type HeartbeatRequest, type JoinAnswer } from './control-plane.ts'
 import { isSiteId, saveSiteIdentity, type SiteIdentity } from './identity.ts'
 import type { Usage, UsageEntry } from './usage.ts'
 
@@ -59,7 +59,7 @@ function defaultJoinRetry(failures: number, refused: boolean): number {
  */
 export class SiteAgent {
   readonly #opts: SiteAgentOptions
-  readonly #client: ControlPlaneClient
+  readonly #client: SiteControlPlaneClient
   readonly #log: Logger
   readonly #stop = new AbortController()
   #identity: SiteIdentity | undefined
@@ -82,7 +82,7 @@ export class SiteAgent {
     this.#opts = opts
     this.#identity = opts.identity
     this.#log = opts.log
-    this.#client = new ControlPlaneClient({
+    this.#client = new SiteControlPlaneClient({
       url: opts.controlPlane.url,
       agent: opts.agent,
       timeoutMs: REQUEST_TIMEOUT_MS,

@@ -57,7 +57,7 @@ export class ControlPlaneError extends Error {
   }
 }
 
-export interface ControlPlaneClientOptions {
+export interface SiteControlPlaneClientOptions {
   /** The control plane's base URL (`CACHE_CONTROL_PLANE_URL`). */
   url: URL
   agent: Dispatcher
@@ -69,11 +69,11 @@ export interface ControlPlaneClientOptions {
 const MAX_ANSWER_BYTES = 1 << 20
 
 /** The node's side of the control plane's API: joining, heartbeats and usage batches. */
-export class ControlPlaneClient {
-  readonly #opts: ControlPlaneClientOptions
+export class SiteControlPlaneClient {
+  readonly #opts: SiteControlPlaneClientOptions
   readonly #base: string
 
-  constructor(opts: ControlPlaneClientOptions) {
+  constructor(opts: SiteControlPlaneClientOptions) {
     this.#opts = opts
     this.#base = opts.url.href.endsWith('/') ? opts.url.href : `${opts.url.href}/`
   }

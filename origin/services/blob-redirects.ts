@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { AccountsStore } from '../storage/accounts-store.ts'
 import type { BlobGrants } from './blob-grants.ts'
-import type { ControlPlaneClient, Resolution } from './control-plane-client.ts'
+import type { OriginControlPlaneClient, Resolution } from './control-plane-client.ts'
 
 export interface RedirectTarget {
   /** The cache URL with the grant: the redirect's Location. */
@@ -16,13 +16,13 @@ export interface RedirectTarget {
  * it here"; counts the redirects per site.
  */
 export class BlobRedirects {
-  readonly #controlPlane: ControlPlaneClient
+  readonly #controlPlane: OriginControlPlaneClient
   readonly #grants: BlobGrants
   readonly #accounts: AccountsStore
   readonly #log: Logger
   readonly #counts = new Map<string, number>()
 
-  constructor(deps: { controlPlane: ControlPlaneClient; grants: BlobGrants; accounts: AccountsStore; log: Logger }) {
+  constructor(deps: { controlPlane: OriginControlPlaneClient; grants: BlobGrants; accounts: AccountsStore; log: Logger }) {
     this.#controlPlane = deps.controlPlane
     this.#grants = deps.grants
     this.#accounts = deps.accounts

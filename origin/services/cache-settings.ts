@@ -2,7 +2,7 @@ import { ApiError } from '../../lib/api-error.ts'
 import type { AccountsStore } from '../storage/accounts-store.ts'
 import type { BlobRedirects } from './blob-redirects.ts'
 import { allow, audit, signedIn } from './common.ts'
-import { ControlPlaneError, type ControlPlaneClient, type Site } from './control-plane-client.ts'
+import { ControlPlaneError, type OriginControlPlaneClient, type Site } from './control-plane-client.ts'
 import type { Events } from './events.ts'
 import type { Caller, Permissions } from './permissions.ts'
 
@@ -37,7 +37,7 @@ export interface CacheSettingsDeps {
   permissions: Permissions
   events: Events
   /** Absent without a control plane: every call is 503. */
-  controlPlane?: ControlPlaneClient
+  controlPlane?: OriginControlPlaneClient
   redirects?: BlobRedirects
 }
 
@@ -169,7 +169,7 @@ export class CacheSettingsService {
 
   /** Runs `fn` against the control plane; its refusals become `refusal(err)` when that gives an error, else 503. */
   async #ask<T>(
-    fn: (cp: ControlPlaneClient) => Promise<T>,
+    fn: (cp: OriginControlPlaneClient) => Promise<T>,
     refusal: (err: ControlPlaneError) => ApiError | undefined = () => undefined,
   ): Promise<T> {
     const cp = this.#d.controlPlane

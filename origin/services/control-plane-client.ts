@@ -59,7 +59,7 @@ export class ControlPlaneError extends Error {
   }
 }
 
-export interface ControlPlaneClientOptions {
+export interface OriginControlPlaneClientOptions {
   /** The control plane's base URL; its API is `<baseUrl>/api/v0`. */
   baseUrl: URL
   keys: KeyRing
@@ -83,8 +83,8 @@ export interface ControlPlaneClientOptions {
  * timeout and a pause after failures, so a slow or absent control plane only ever means "serve it here"), and the
  * sites and user assignments the management API shows. Authenticates with a JWT the origin signs for itself.
  */
-export class ControlPlaneClient {
-  readonly #o: Required<Omit<ControlPlaneClientOptions, 'log'>> & { log: Logger }
+export class OriginControlPlaneClient {
+  readonly #o: Required<Omit<OriginControlPlaneClientOptions, 'log'>> & { log: Logger }
   readonly #agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 })
   readonly #cache = new LRUCache<string, { value: Resolution; user: string; until: number }>({ max: 10_000 })
   readonly #inflight = new Map<string, Promise<Resolution | null>>()
@@ -93,7 +93,7 @@ export class ControlPlaneClient {
   #suppressed = 0
   #token: { jwt: string; exp: number; kid: string } | undefined
 
-  constructor(opts: ControlPlaneClientOptions) {
+  constructor(opts: OriginControlPlaneClientOptions) {
     this.#o = { resolveTimeoutMs: 1000, apiTimeoutMs: 5000, pauseMs: 5000, ...opts }
   }
 
