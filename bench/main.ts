@@ -15,58 +15,25 @@
  *   --mem-size 1GiB, --mem-clients 16, --wrk-seconds 10, --only push,get,cache,fan,manifest,memory,docker,limits,
  *   --wharf-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", --keep, --update-readme, --no-install
  */
-import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { ensureRandomBlob, type BlobFile } from './lib/blob-file.ts'
-import { ensureDebianImage, importImage, OCI_CONFIG, OCI_MANIFEST, type DebianImage } from './lib/debian-image.ts'
-import { countingGetMs, hashFileMs, opensslHashMs, startLoopbackServer, writeSyncMs } from './lib/limits.ts'
-import { loadGet, wrkAvailable, type LoadResult } from './lib/load.ts'
-import { readProcIo, waitQuiet, withRssSampling } from './lib/proc.ts'
+import { ensureDebianImage, type DebianImage } from './lib/debian-image.ts'
+import { wrkAvailable } from './lib/load.ts'
 import { RegistryClient } from './lib/registry-client.ts'
 import { machineInfo, markdownTable, note } from './lib/report.ts'
-import {
-  cacheNodeAvailable,
-  REPO_ROOT,
-  startDistribution,
-  startWharfCache,
-  startWharfOrigin,
-  type BenchServer,
-} from './lib/servers.ts'
+import { cacheNodeAvailable, REPO_ROOT, startDistribution, startWharfCache, startWharfOrigin, type BenchServer } from './lib/servers.ts'
 import { formatSummary, ratio, summarize, type Summary } from './lib/stats.ts'
-import { commandVersion, dockerClients, ensureCommands, which } from './lib/tools.ts'
-import { GiB, MiB, formatSize, mbPerSecond, parseSize, round } from './lib/units.ts'
-
-const SCENARIOS = ['limits', 'push', 'get', 'cache', 'fan', 'manifest', 'memory', 'docker'] as const
-type Scenario = (typeof SCENARIOS)[number]
-type Side = 'wharf' | 'distribution'
-const SIDES: Side[] = ['wharf', 'distribution']
-
-interface Options {
-  quick: boolean
-  rounds: number
-  warmup: number
-  pushSize: number
-  fanSize: number
-  fanClients: number
-  fanRounds: number
-  memSize: number
-  memClients: number
-  memRounds: number
-  wrkSeconds: number
-  wrkRounds: number
-  wrkConnections: number
-  dockerRounds: number
-  only: Set<Scenario>
-  wharfNodeArgs: string[]
-  keep: boolean
-  updateReadme: boolean
-  install: boolean
-}
+import { ensureCommands, which } from './lib/tools.ts'
+import { formatSize, parseSize, round } from './lib/units.ts'
+import { SCENARIOS, type Scenario, type Side, type Options, type Pair, samples, extra } from './scenarios/context.ts'
+import { machineLimits } from './scenarios/limits.ts'
+import { pushGetCache } from './scenarios/push-get-cache.ts'
+import { fanOut } from './scenarios/fan-out.ts'
+import { manifests } from './scenarios/manifests.ts'
+import { memory } from './scenarios/memory.ts'
+import { dockerPulls } from './scenarios/docker.ts'
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -134,6 +101,7 @@ function parseOptions(argv: string[]): Options {
   }
 }
 
+
 // ------------------------------------------------------------------------------------------------ results
 
 type Better = 'higher' | 'lower'
@@ -154,30 +122,9 @@ interface Row {
 }
 
 const rows: Row[] = []
-const samples: Record<string, Partial<Record<Side, number[]>>> = {}
-const extra: Record<string, unknown> = {}
-const fanFailures: string[] = []
-extra.fanFailures = fanFailures
-
-function record(id: string, side: Side, value: number): void {
-  ;((samples[id] ??= {})[side] ??= []).push(value)
-}
-
-function sortedSides(roundIndex: number): Side[] {
-  // alternate who goes first so drift (page cache, other load) does not always favour the same side
-  return roundIndex % 2 === 0 ? SIDES : [...SIDES].reverse()
-}
 
 // ------------------------------------------------------------------------------------------------ main
 
-interface Pair {
-  origin: BenchServer
-  originClient: RegistryClient
-  cache?: BenchServer
-  cacheClient?: RegistryClient
-  /** Why there is no cache server for this side. */
-  cacheMissing?: string
-}
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2))
@@ -334,326 +281,6 @@ async function main(): Promise<void> {
   note(`results: ${file} and bench/results/latest.md`)
   if (opts.updateReadme) await updateReadme(markdown)
   console.log(markdown)
-}
-
-
-// ------------------------------------------------------------------------------------------------ 8 limits
-
-async function machineLimits(opts: Options, file: BlobFile | undefined): Promise<void> {
-  note('machine limits: sha256 over a file, writing and syncing a file, loopback streaming')
-  const n = opts.quick ? 3 : 5
-  if (file) {
-    await hashFileMs(file.path) // warm-up: page cache
-    for (let i = 0; i < n; i++) {
-      record('limit.sha256.node', 'wharf', mbPerSecond(file.size, await hashFileMs(file.path)))
-      const o = await opensslHashMs(file.path)
-      if (o !== undefined) record('limit.sha256.openssl', 'wharf', mbPerSecond(file.size, o))
-      record('limit.disk.write', 'wharf', mbPerSecond(file.size, await writeSyncMs(file.path, file.size)))
-    }
-  }
-  const server = await startLoopbackServer()
-  try {
-    const memBytes = opts.quick ? 512 * MiB : GiB
-    await countingGetMs(`${server.url}/mem?bytes=${64 * MiB}`, 64 * MiB)
-    for (let i = 0; i < n; i++) {
-      record('limit.loopback.mem', 'wharf', mbPerSecond(memBytes, await countingGetMs(`${server.url}/mem?bytes=${memBytes}`, memBytes)))
-      if (file) {
-        const url = `${server.url}/file?path=${encodeURIComponent(file.path)}`
-        record('limit.loopback.file', 'wharf', mbPerSecond(file.size, await countingGetMs(url, file.size)))
-      }
-    }
-  } finally {
-    await server.stop()
-  }
-}
-
-// ------------------------------------------------------------------------------------------------ 1-3
-
-async function pushGetCache(
-  opts: Options,
-  pairs: Record<Side, Pair>,
-  blobs: { monolithic: BlobFile; streamed: BlobFile }[],
-): Promise<void> {
-  for (let r = 0; r < blobs.length; r++) {
-    const warm = r < opts.warmup
-    const label = warm ? `warm-up ${r + 1}` : `round ${r - opts.warmup + 1}`
-    for (const side of sortedSides(r)) {
-      const p = pairs[side]
-      const repo = `admin/bench-push-${r + 1}`
-      const { monolithic, streamed } = blobs[r]!
-      const add = (id: string, v: number) => {
-        if (!warm) record(id, side, v)
-      }
-      const parts: string[] = []
-      {
-        // the blobs must be on the origin for the GET scenarios, so the pushes always run (timed as push rows)
-        const m = await p.originClient.pushMonolithic(repo, monolithic)
-        await sleep(300)
-        const s = await p.originClient.pushStreamed(repo, streamed)
-        add('push.monolithic', mbPerSecond(m.bytes, m.ms))
-        add('push.streamed', mbPerSecond(s.bytes, s.ms))
-        parts.push(`push mono ${round(mbPerSecond(m.bytes, m.ms), 0)} streamed ${round(mbPerSecond(s.bytes, s.ms), 0)} MB/s`)
-      }
-      await waitQuiet(p.origin.pid, 300, 30_000)
-      if (opts.only.has('get')) {
-        // warm-up rounds hash what they receive (correctness); counted rounds count bytes, so the client is not the cap
-        const g = await p.originClient.pull(repo, monolithic.digest, { expectedSize: monolithic.size, verify: warm })
-        add('get.origin', mbPerSecond(g.bytes, g.ms))
-        parts.push(`origin GET ${round(mbPerSecond(g.bytes, g.ms), 0)}`)
-      }
-      if (opts.only.has('cache') && p.cacheClient && p.cache) {
-        const io0 = (await readProcIo(p.origin.pid)).wchar
-        const c = await p.cacheClient.pull(repo, streamed.digest, { expectedSize: streamed.size, verify: warm })
-        add('cache.cold', mbPerSecond(c.bytes, c.ms))
-        // the proxy may keep fetching (distribution fills its store with a second GET): wait until both are quiet
-        await waitQuiet(p.origin.pid, 500, 60_000)
-        await waitQuiet(p.cache.pid, 500, 60_000)
-        const sent = (await readProcIo(p.origin.pid)).wchar - io0
-        add('cache.cold.originBytes', sent / streamed.size)
-        const w = await p.cacheClient.pull(repo, streamed.digest, { expectedSize: streamed.size, verify: warm })
-        add('cache.warm', mbPerSecond(w.bytes, w.ms))
-        parts.push(
-          `cold ${round(mbPerSecond(c.bytes, c.ms), 0)} (origin sent ${round(sent / streamed.size, 2)}×) warm ${round(mbPerSecond(w.bytes, w.ms), 0)}`,
-        )
-      }
-      note(`${side} ${label}: ${parts.join(', ')} MB/s`)
-    }
-  }
-}
-
-// ------------------------------------------------------------------------------------------------ 4 fan-out
-
-async function fanOut(opts: Options, pairs: Record<Side, Pair>, blobs: BlobFile[]): Promise<void> {
-  for (let r = 0; r < blobs.length; r++) {
-    const warm = r < opts.warmup
-    const blob = blobs[r]!
-    for (const side of sortedSides(r)) {
-      const p = pairs[side]
-      if (!p.cache) continue
-      const repo = `admin/bench-fan-${r + 1}`
-      await p.originClient.pushMonolithic(repo, blob)
-      await waitQuiet(p.origin.pid, 300, 30_000)
-      const c = new RegistryClient(p.cache.url, { credentials: p.cache.credentials, connections: opts.fanClients })
-      try {
-        await c.authHeaders(repo) // token first, outside the timing (docker holds one before it pulls)
-        const io0 = (await readProcIo(p.origin.pid)).wchar
-        const t0 = performance.now()
-        const results = await Promise.allSettled(
-          Array.from({ length: opts.fanClients }, () => c.pull(repo, blob.digest, { expectedSize: blob.size, verify: false })),
-        )
-        const ms = performance.now() - t0
-        const failed = results.filter((x) => x.status === 'rejected')
-        await waitQuiet(p.origin.pid, 500, 60_000)
-        await waitQuiet(p.cache.pid, 500, 60_000)
-        const sent = (await readProcIo(p.origin.pid)).wchar - io0
-        if (failed.length) {
-          note(`${side} fan-out: ${failed.length} of ${opts.fanClients} GETs failed: ${String((failed[0] as PromiseRejectedResult).reason).slice(0, 300)}`)
-          fanFailures.push(`${side} round ${r + 1}: ${failed.length} failed`)
-        }
-        if (!warm && failed.length === 0) {
-          record('fan.seconds', side, ms / 1000)
-          record('fan.originBytes', side, sent / blob.size)
-          record('fan.aggregate', side, mbPerSecond(blob.size * opts.fanClients, ms))
-        }
-        note(
-          `${side} fan-out ${warm ? 'warm-up' : `round ${r - opts.warmup + 1}`}: ${opts.fanClients}× ${formatSize(blob.size)} in ${round(ms / 1000, 2)} s, origin sent ${round(sent / blob.size, 2)}× the blob`,
-        )
-      } finally {
-        await c.close()
-      }
-    }
-  }
-}
-
-// ------------------------------------------------------------------------------------------------ 5 manifests
-
-async function manifests(opts: Options, pairs: Record<Side, Pair>): Promise<void> {
-  const repo = 'admin/bench-manifest'
-  const tag = 'v1'
-  const layer = Buffer.from(`wharf bench layer ${'x'.repeat(1000)}`)
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }))
-  const accept = `${OCI_MANIFEST}, application/vnd.docker.distribution.manifest.v2+json`
-  const digests: Partial<Record<Side, string>> = {}
-  for (const side of SIDES) {
-    const p = pairs[side]
-    const layerDigest = await p.originClient.pushBytes(repo, layer)
-    const configDigest = await p.originClient.pushBytes(repo, config)
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.byteLength },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.byteLength }],
-      }),
-    )
-    digests[side] = await p.originClient.putManifest(repo, tag, manifest, OCI_MANIFEST)
-    // warm the cache: tag and digest once each
-    if (p.cacheClient) {
-      await p.cacheClient.getManifest(repo, tag, accept)
-      await p.cacheClient.getManifest(repo, digests[side]!, accept)
-    }
-  }
-  const targets: { id: string; via: 'cache' | 'origin'; ref: 'tag' | 'digest' }[] = [
-    { id: 'manifest.cache.tag', via: 'cache', ref: 'tag' },
-    { id: 'manifest.cache.digest', via: 'cache', ref: 'digest' },
-    { id: 'manifest.origin.tag', via: 'origin', ref: 'tag' },
-    { id: 'manifest.origin.digest', via: 'origin', ref: 'digest' },
-  ]
-  const details: Record<string, unknown[]> = {}
-  for (let r = 0; r < opts.warmup + opts.wrkRounds; r++) {
-    const warm = r < opts.warmup
-    for (const side of sortedSides(r)) {
-      const p = pairs[side]
-      for (const t of targets) {
-        const server = t.via === 'cache' ? p.cache : p.origin
-        const c = t.via === 'cache' ? p.cacheClient : p.originClient
-        if (!server || !c) continue
-        const url = `${server.url}/v2/${repo}/manifests/${t.ref === 'tag' ? tag : digests[side]}`
-        const headers = { accept, ...(await c.authHeaders(repo)) }
-        const io0 = (await readProcIo(p.origin.pid)).wchar
-        const res: LoadResult = await loadGet(url, {
-          connections: opts.wrkConnections,
-          seconds: warm ? 1 : opts.wrkSeconds,
-          headers,
-        })
-        const originBytes = (await readProcIo(p.origin.pid)).wchar - io0
-        if (!warm && res.non2xx === 0) record(t.id, side, res.requestsPerSecond)
-        ;(details[`${t.id}.${side}`] ??= []).push({ round: r, warm, ...res, originBytesDuring: originBytes })
-        note(
-          `${side} ${t.id} ${warm ? '(warm-up)' : ''}: ${round(res.requestsPerSecond, 0)} req/s p50 ${round(res.p50Ms, 2)} ms p99 ${round(res.p99Ms, 2)} ms non-2xx ${res.non2xx} errors ${res.errors}`,
-        )
-      }
-    }
-  }
-  extra.manifestLoad = details
-}
-
-// ------------------------------------------------------------------------------------------------ 6 memory
-
-async function memory(opts: Options, pairs: Record<Side, Pair>, blob: BlobFile): Promise<void> {
-  const repo = 'admin/bench-memory'
-  for (const side of SIDES) {
-    const p = pairs[side]
-    await p.originClient.pushMonolithic(repo, blob)
-    if (p.cacheClient && p.cache) {
-      await p.cacheClient.pull(repo, blob.digest, { expectedSize: blob.size, verify: true })
-      await waitQuiet(p.origin.pid, 500, 60_000)
-      await waitQuiet(p.cache.pid, 500, 60_000)
-    }
-  }
-  for (let r = 0; r < opts.memRounds; r++) {
-    for (const side of sortedSides(r)) {
-      const p = pairs[side]
-      for (const via of ['origin', 'cache'] as const) {
-        const server = via === 'cache' ? p.cache : p.origin
-        if (!server) continue
-        const c = new RegistryClient(server.url, { credentials: server.credentials, connections: opts.memClients })
-        try {
-          await c.authHeaders(repo)
-          const { value: ms, rss } = await withRssSampling(
-            server.pid,
-            async () => {
-              const t0 = performance.now()
-              await Promise.all(
-                Array.from({ length: opts.memClients }, () =>
-                  c.pull(repo, blob.digest, { expectedSize: blob.size, verify: false }),
-                ),
-              )
-              return performance.now() - t0
-            },
-            { intervalMs: 50 },
-          )
-          record(`memory.${via}`, side, rss.peakRssMB)
-          record(`memory.${via}.start`, side, rss.startRssMB)
-          record(`memory.${via}.cpu`, side, rss.cpuSeconds)
-          record(`memory.${via}.aggregate`, side, mbPerSecond(blob.size * opts.memClients, ms))
-          note(
-            `${side} ${via}: ${opts.memClients}× ${formatSize(blob.size)} in ${round(ms / 1000, 1)} s, peak RSS ${rss.peakRssMB} MB (start ${rss.startRssMB}), cpu ${rss.cpuSeconds} s`,
-          )
-        } finally {
-          await c.close()
-        }
-      }
-    }
-  }
-}
-
-// ------------------------------------------------------------------------------------------------ 7 docker pull
-
-async function dockerPulls(
-  opts: Options,
-  pairs: Record<Side, Pair>,
-  image: DebianImage | undefined,
-  imageMissing: string | undefined,
-): Promise<void> {
-  if (!image) {
-    extra.dockerMissing = imageMissing ?? 'no image'
-    return
-  }
-  const up = await dockerClients(note)
-  if (!up.ok) {
-    extra.dockerMissing = up.reason
-    note(`docker pull scenario skipped: ${up.reason}`)
-    return
-  }
-  const configDir = mkdtempSync(join(tmpdir(), 'wharf-bench-docker-'))
-  const env = { ...process.env, DOCKER_HOST: up.env.DOCKER_HOST!, DOCKER_CONFIG: configDir }
-  const docker = (args: string[], input?: string) =>
-    new Promise<string>((resolveRun, reject) => {
-      const child = execFile('docker', args, { env, timeout: 10 * 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`docker ${args.join(' ')}: ${stderr || err.message}`)) : resolveRun(stdout),
-      )
-      child.stdin?.end(input ?? '')
-    })
-  extra.dockerVersion = await commandVersion('docker', ['--version'])
-  const repo = 'admin/debian'
-  const tag = image.suite
-  const refs: { id: string; side: Side; ref: string }[] = []
-  try {
-    for (const side of SIDES) {
-      const p = pairs[side]
-      await importImage(p.originClient, repo, tag, image)
-      for (const s of [p.origin, p.cache]) {
-        if (!s) continue
-        const host = new URL(s.url).host
-        if (s.credentials) await docker(['login', '-u', s.credentials.username, '--password-stdin', host], s.credentials.password)
-        refs.push({ id: s === p.origin ? 'docker.origin' : 'docker.cache', side, ref: `${host}/${repo}:${tag}` })
-      }
-    }
-    const clean = async () => {
-      // every ref names the same image: remove them all, or the next pull finds its layer already there
-      for (const r of refs) await docker(['rmi', '-f', r.ref]).catch(() => undefined)
-    }
-    // warm-up: one pull of each ref (this also warms the caches), not counted
-    for (const r of refs) {
-      await clean()
-      await docker(['pull', '-q', r.ref])
-    }
-    for (const side of SIDES) {
-      const p = pairs[side]
-      await waitQuiet(p.origin.pid, 500, 60_000)
-      if (p.cache) await waitQuiet(p.cache.pid, 500, 60_000)
-    }
-    for (let r = 0; r < opts.dockerRounds; r++) {
-      for (const side of sortedSides(r)) {
-        for (const ref of refs.filter((x) => x.side === side)) {
-          await clean()
-          const t0 = performance.now()
-          await docker(['pull', '-q', ref.ref])
-          const s = (performance.now() - t0) / 1000
-          record(ref.id, side, s)
-          note(`${side} docker pull ${ref.ref}: ${round(s, 2)} s`)
-        }
-      }
-    }
-    await clean()
-  } catch (err) {
-    extra.dockerError = (err as Error).message.slice(0, 500)
-    note(`docker pull scenario failed: ${(err as Error).message.slice(0, 500)}`)
-  } finally {
-    rmSync(configDir, { recursive: true, force: true })
-  }
-  extra.dockerImage = { layer: image.layer.digest, layerBytes: image.layer.size, rootfsBytes: image.rootfsBytes }
 }
 
 // ------------------------------------------------------------------------------------------------ rows
