@@ -26,6 +26,24 @@ casStoreContract('CasStore', async (dir) => {
 })
 
 describe('CasStore', () => {
+  it('fails the write, not the process, when its source errors before the pipeline is attached', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wharf-cas-'))
+    try {
+      // a new store: the write first makes its folders, and the source is reset meanwhile
+      const cas = casIn(dir)
+      const source = new PassThrough()
+      const write = cas.writeVerified(digestOf(Buffer.from('x')), source)
+      source.destroy(new Error('reset before the first byte'))
+      await expect(write).rejects.toThrow('reset before the first byte')
+      const checked = new PassThrough()
+      const check = cas.check(digestOf(Buffer.from('x')), checked)
+      checked.destroy(new Error('reset while checking'))
+      await expect(check).rejects.toThrow('reset while checking')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('lets a waiting write of a digest write it when the write it waited for failed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wharf-cas-'))
     try {

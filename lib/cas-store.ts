@@ -112,7 +112,7 @@ export class CasStore {
     opts: { size?: number } = {},
   ): Promise<WriteResult> {
     const { algorithm, digest: d } = parseDigest(digest)
-    const body = source instanceof Uint8Array ? Readable.from([source]) : source
+    const body = guarded(source instanceof Uint8Array ? Readable.from([source]) : source)
     // a write of this digest in flight: once it has put the file in place, only this source's bytes are checked
     for (let running = this.#writing.get(d); running; running = this.#writing.get(d)) {
       if (await running.catch(() => undefined)) {
@@ -131,7 +131,7 @@ export class CasStore {
   /** Hashes content without storing it: rejects with IntegrityError unless it matches `digest` (and `size`). */
   async check(digest: string, source: Readable | Uint8Array, opts: { size?: number } = {}): Promise<number> {
     const { algorithm, digest: d } = parseDigest(digest)
-    return hashOnly(source instanceof Uint8Array ? Readable.from([source]) : source, algorithm, d, opts.size)
+    return hashOnly(guarded(source instanceof Uint8Array ? Readable.from([source]) : source), algorithm, d, opts.size)
   }
 
   async #write(
@@ -288,4 +288,14 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
 
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT'
+}
+
+/**
+ * A source can fail before its pipeline is attached (while the folder is made, or while a write of the same digest
+ * is awaited): a client resetting its connection then. Its error must fail this write, not the process: the
+ * listener keeps it from being unhandled, and the pipeline attached later still sees the stream as errored.
+ */
+function guarded(source: Readable): Readable {
+  source.on('error', () => {})
+  return source
 }
