@@ -48,7 +48,9 @@ status=$?
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
   const skipped = r.numPendingTests + r.numTodoTests
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""))
+  // a file that failed to load, or an error outside any test, fails the run without failing a test: count it
+  const failed = Math.max(r.numFailedTests, r.success ? 0 : 1)
+  console.log(`${r.numPassedTests} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""))
 ' "$report" 2>/dev/null || echo "0 passed, 1 failed"
 rm -f "$report"
 exit $status
