@@ -6,11 +6,14 @@
  *   Content-Length, no Content-Range), then PUT ?digest= with an empty body.
  * - pushMonolithic: POST, then PUT ?digest= carrying the whole file with Content-Length.
  * - pull: GET, body streamed through sha256 into /dev/null, digest and size checked.
- * Registries with docker token auth (Wharf) get a bearer token per repository before the timed requests.
+ * Registries with docker token auth (Wharf) get a bearer token per repository before the timed requests, from
+ * oci/token-client.ts (kept until shortly before it expires).
  */
 import { createHash } from 'node:crypto'
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs'
 import { Agent, request, type Dispatcher } from 'undici'
+import { parseBearerChallenge } from '../../oci/challenge.ts'
+import { TokenClient } from '../../oci/token-client.ts'
 import type { BlobFile } from './blob-file.ts'
 import { MiB } from './units.ts'
 
@@ -69,20 +72,23 @@ export class RegistryClient {
   readonly #agent: Agent
   readonly #hwm: number
   readonly #timeoutMs: number
-  readonly #credentials: Credentials | undefined
   /** The Bearer challenge of GET /v2/: undefined until pinged, null when the registry needs no token. */
   #challenge: { realm: string; service?: string } | null | undefined
-  readonly #tokens = new Map<string, { token: string; expiresAt: number }>()
+  readonly #tokens: TokenClient
 
   constructor(baseUrl: string, opts: ClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '')
-    this.#credentials = opts.credentials
     this.#timeoutMs = opts.timeoutMs ?? 10 * 60_000
     this.#hwm = opts.readHighWaterMark ?? MiB
     this.#agent = new Agent({
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
       connections: opts.connections ?? 4,
+    })
+    this.#tokens = new TokenClient({
+      dispatcher: this.#agent,
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
+      timeoutMs: this.#timeoutMs,
     })
   }
 
@@ -191,7 +197,7 @@ export class RegistryClient {
     if (res.statusCode === 200) {
       this.#challenge = null
     } else if (res.statusCode === 401) {
-      const challenge = parseBearerChallenge(header(res, 'www-authenticate'))
+      const challenge = parseBearerChallenge(res.headers['www-authenticate'])
       if (!challenge) throw new Error(`GET /v2/: 401 without a Bearer challenge (${header(res, 'www-authenticate')})`)
       this.#challenge = challenge
     } else {
@@ -209,25 +215,7 @@ export class RegistryClient {
     if (this.#challenge === undefined) await this.ping()
     const challenge = this.#challenge
     if (!challenge) return {}
-    const cached = this.#tokens.get(repo)
-    if (cached && cached.expiresAt > Date.now()) return { authorization: `Bearer ${cached.token}` }
-    const url = new URL(challenge.realm)
-    if (challenge.service) url.searchParams.set('service', challenge.service)
-    url.searchParams.append('scope', `repository:${repo}:pull,push`)
-    const creds = this.#credentials
-    const res = await this.#send(url.href, {
-      method: 'GET',
-      headers: creds
-        ? { authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` }
-        : {},
-    })
-    await expectStatus(res, 200, `GET token for ${repo}`)
-    const body = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number }
-    const token = body.token ?? body.access_token
-    if (!token) throw new Error(`token endpoint ${challenge.realm} answered without a token`)
-    // the spec's default lifetime is 60 s; renew 30 s early, never later than 10 s from now
-    const ttl = Math.max((body.expires_in ?? 60) - 30, 10)
-    this.#tokens.set(repo, { token, expiresAt: Date.now() + ttl * 1000 })
+    const token = await this.#tokens.token(challenge, [`repository:${repo}:pull,push`])
     return { authorization: `Bearer ${token}` }
   }
 
@@ -288,14 +276,6 @@ export class RegistryClient {
   #send(url: string, opts: Omit<Dispatcher.RequestOptions, 'origin' | 'path'>): Promise<Dispatcher.ResponseData> {
     return request(url, { ...opts, dispatcher: this.#agent })
   }
-}
-
-/** realm, service (and scope) of `Bearer realm="...",service="..."`; undefined for anything else. */
-function parseBearerChallenge(value: string | undefined): { realm: string; service?: string } | undefined {
-  if (!value || !/^Bearer\s/i.test(value)) return undefined
-  const params = Object.fromEntries([...value.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]))
-  if (!params.realm) return undefined
-  return { realm: params.realm, ...(params.service ? { service: params.service } : {}) }
 }
 
 /** Appends digest= to an upload location, keeping its own query (distribution's _state) byte for byte. */
