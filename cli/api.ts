@@ -1,5 +1,7 @@
 import type { z } from 'zod'
+import { getGlobalDispatcher } from 'undici'
 import { parseBearerChallenge } from '../oci/challenge.ts'
+import { TokenClient, TokenError } from '../oci/token-client.ts'
 import { ApiCallError } from './errors.ts'
 
 export interface ClientOptions {
@@ -23,11 +25,13 @@ const ADMIN_SCOPE = 'controlplane:admin:*'
 
 /**
  * A small client of the control plane's `/api/v0`. It learns where tokens come from from the 401 challenge, asks the
- * origin's realm for `controlplane:admin:*` with basic credentials, and repeats the request with the token.
+ * origin's realm for `controlplane:admin:*` with basic credentials (oci/token-client.ts), and repeats the request
+ * with the token.
  */
 export class CliControlPlaneClient {
   readonly #o: ClientOptions
   #token: string | undefined
+  #tokens: TokenClient | undefined
 
   constructor(o: ClientOptions) {
     this.#o = o
@@ -90,22 +94,20 @@ export class CliControlPlaneClient {
         'the control plane needs an admin login: set WHARF_USERNAME and WHARF_PASSWORD (a password or personal access token), or use --username with --password-stdin',
         401,
       )
-    const url = new URL(realm)
-    if (service) url.searchParams.set('service', service)
-    url.searchParams.set('scope', ADMIN_SCOPE)
-    let res: Response
+    this.#tokens ??= new TokenClient({ dispatcher: getGlobalDispatcher(), credentials: { username, password } })
+    let token: string
     try {
-      res = await fetch(url, {
-        headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
-      })
+      token = await this.#tokens.token({ realm, ...(service !== undefined ? { service } : {}) }, [ADMIN_SCOPE])
     } catch (err) {
-      throw new ApiCallError(`cannot reach the origin's token service at ${url.origin}: ${(err as Error).message}`, 0)
+      if (!(err instanceof TokenError)) throw err
+      if (err.code === 'TOKEN_UNAVAILABLE')
+        throw new ApiCallError(
+          `cannot reach the origin's token service at ${err.realm}: ${(err.cause as Error | undefined)?.message ?? err.message}`,
+          0,
+        )
+      if (err.status === 401) throw new ApiCallError(`the origin refused the login of ${username}: wrong username or password`, 401)
+      throw new ApiCallError(`the origin's token service answered ${err.status ?? err.message}`, err.status ?? 0)
     }
-    const answer = await read(res)
-    const token = (answer.body as { token?: unknown } | null)?.token
-    if (res.status === 401) throw new ApiCallError(`the origin refused the login of ${username}: wrong username or password`, 401)
-    if (res.status !== 200 || typeof token !== 'string')
-      throw new ApiCallError(`the origin's token service answered ${res.status}`, res.status)
     const access = decodeAccess(token)
     if (!access.some((a) => a.type === 'controlplane' && a.name === 'admin'))
       throw new ApiCallError(`${username} is not a system administrator: the origin did not grant ${ADMIN_SCOPE}`, 403, 'FORBIDDEN')
