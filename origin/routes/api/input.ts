@@ -1,8 +1,7 @@
-import { zValidator } from '@hono/zod-validator'
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import { z } from 'zod'
-import { describeIssues, parseJsonText, problemsMessage, strict } from '../../../lib/validation.ts'
-import { ApiError } from '../../../lib/api-error.ts'
+import { strict } from '../../../lib/validation.ts'
+import { jsonBody, queryOf } from '../../../lib/validators.ts'
 import type { ApiEnv } from '../../http/api-auth.ts'
 import { clientAddress } from '../../http/client-address.ts'
 import type { Caller } from '../../services/permissions.ts'
@@ -46,38 +45,12 @@ export const PAGE = {
 /** The query of a list without filters. */
 export const PAGE_QUERY = strict(PAGE)
 
-function invalid(issues: readonly z.core.$ZodIssue[], input: unknown, what: string): ApiError {
-  const problems = describeIssues(issues, input, what)
-  return new ApiError('BAD_REQUEST', problemsMessage(problems), { detail: { problems } })
-}
-
-type Validated<Target extends string, T extends z.ZodType> = {
-  in: { [K in Target]: z.input<T> }
-  out: { [K in Target]: z.output<T> }
-}
-
 /**
  * Validates the JSON body against `schema` (read as `c.req.valid('json')`). The body must be sent as JSON
  * (Content-Type application/json) unless it is empty, which counts as `{}`; its size is bounded as it streams by the
  * API's body limit. A refusal is a 400 BAD_REQUEST naming each field and what it must be.
- *
- * Not `zValidator('json', …)`: hono's JSON target reads a body sent with another media type (curl's default
- * form encoding) as `{}` and turns bad JSON into a bare HTTPException, so a typo'd script would be answered 200.
  */
-export function json<T extends z.ZodType>(schema: T): MiddlewareHandler<ApiEnv, string, Validated<'json', T>> {
-  return async (c, next) => {
-    const body = parseJsonText(await c.req.text(), c.req.header('content-type'))
-    if (!body.ok) throw new ApiError('BAD_REQUEST', body.message!)
-    const r = await schema.safeParseAsync(body.value)
-    if (!r.success) throw invalid(r.error.issues, body.value, 'the body')
-    c.req.addValidatedData('json', r.data as object)
-    await next()
-  }
-}
+export const json = <T extends z.ZodType>(schema: T) => jsonBody<ApiEnv, T>(schema)
 
 /** Validates the query string against `schema` (read as `c.req.valid('query')`); a refusal is a 400 naming the parameter. */
-export function query<T extends z.ZodType>(schema: T) {
-  return zValidator('query', schema, (r) => {
-    if (!r.success) throw invalid(r.error.issues, r.data, 'the query')
-  })
-}
+export const query = queryOf
