@@ -46,7 +46,7 @@ import {
 } from './lib/fuzz-cases.ts'
 import { Rng } from './lib/prng.ts'
 import { rawRequest } from './lib/raw-http.ts'
-import { machineInfo, markdownTable, note } from './lib/report.ts'
+import { machineInfo, markdownTable, note, runHeader } from './lib/report.ts'
 import {
   freePort,
   programsRoot,
@@ -1110,19 +1110,8 @@ async function main(): Promise<void> {
     const total = (kind: Finding['kind']) => list(kind).reduce((a, f) => a + f.count, 0)
     const targets = { '5xx': total('5xx'), crashes: crashes.length, hangs: total('hang') }
     failed = targets['5xx'] > 0 || targets.crashes > 0 || targets.hangs > 0 || checks.some((c) => !c.ok)
-    const finishedAt = new Date()
-    const machine = machineInfo()
     result = {
-      benchmark: 'fuzz',
-      schema: 1,
-      command,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      machine: { ...machine, loadavgAtStart: loadAtStart },
-      programs: {
-        root: programsRoot(),
-        servers: all.map((s) => ({ label: s.label, version: s.version, settings: s.settings })),
-      },
+      ...runHeader({ benchmark: 'fuzz', command, startedAt, loadAtStart, servers: all }),
       params: {
         requests: opts.requests,
         seed: opts.seed,

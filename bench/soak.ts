@@ -39,7 +39,7 @@ import { OCI_CONFIG, OCI_MANIFEST } from './lib/debian-image.ts'
 import { acceptBacklog, openFileLimit, readProcIo, sampleProc, type ProcSample } from './lib/proc.ts'
 import { Rng } from './lib/prng.ts'
 import { RegistryClient } from './lib/registry-client.ts'
-import { machineInfo, markdownTable, note } from './lib/report.ts'
+import { machineInfo, markdownTable, note, runHeader } from './lib/report.ts'
 import {
   programsRoot,
   REPO_ROOT,
@@ -926,8 +926,6 @@ async function main(): Promise<void> {
     }
 
     // ---- report
-    const finishedAt = new Date()
-    const machine = machineInfo()
     const kinds = KINDS.map((k) => ({
       kind: k,
       requests: latencies.get(k)!.length + kindErrors.get(k)!,
@@ -971,17 +969,8 @@ async function main(): Promise<void> {
       benchCpuSeconds: round((cpu.user + cpu.system) / 1e6, 1),
     }
     result = {
-      benchmark: 'soak',
-      schema: 1,
+      ...runHeader({ benchmark: 'soak', command, startedAt, loadAtStart, servers }),
       mode: opts.quick ? 'quick' : 'full',
-      command,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      machine: { ...machine, loadavgAtStart: loadAtStart },
-      programs: {
-        root: programsRoot(),
-        servers: servers.map((s) => ({ label: s.label, version: s.version, settings: s.settings })),
-      },
       params: {
         clients: opts.clients,
         minutes: opts.minutes,

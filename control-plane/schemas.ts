@@ -82,18 +82,7 @@ const SITE_FIELDS = {
 }
 
 /** `PATCH /sites/{site}`: any of the fields. */
-export const SitePatch = strict({
-  name: SITE_FIELDS.name.optional(),
-  url: SITE_FIELDS.url.optional(),
-  region: SITE_FIELDS.region.optional(),
-  latitude: SITE_FIELDS.latitude.optional(),
-  longitude: SITE_FIELDS.longitude.optional(),
-  networks: SITE_FIELDS.networks.optional(),
-  parent: SITE_FIELDS.parent.optional(),
-  capacityBytes: SITE_FIELDS.capacityBytes.optional(),
-  isDefault: SITE_FIELDS.isDefault.optional(),
-  caCertificate: SITE_FIELDS.caCertificate.optional(),
-})
+export const SitePatch = strict(SITE_FIELDS).partial()
 export type SitePatch = z.infer<typeof SitePatch>
 
 /** `POST /sites`: a name and where clients reach the cache, then any other field. */
@@ -101,17 +90,10 @@ export const SiteCreate = strict({ ...SitePatch.shape, name: siteName(), url: ro
 export type SiteCreate = z.infer<typeof SiteCreate>
 
 /** `POST /join` from a cache node: what it knows of itself. Loose: fields a newer node sends are ignored. */
-export const JoinRequest = z.looseObject({
-  version: text(64).optional(),
-  name: SITE_FIELDS.name.optional(),
-  url: SITE_FIELDS.url.optional(),
-  region: SITE_FIELDS.region.optional(),
-  latitude: SITE_FIELDS.latitude.optional(),
-  longitude: SITE_FIELDS.longitude.optional(),
-  networks: SITE_FIELDS.networks.optional(),
-  parent: SITE_FIELDS.parent.optional(),
-  capacityBytes: SITE_FIELDS.capacityBytes.optional(),
-})
+export const JoinRequest = z
+  .looseObject({ version: text(64), ...SITE_FIELDS })
+  .omit({ isDefault: true, caCertificate: true })
+  .partial()
 export type JoinRequest = z.infer<typeof JoinRequest>
 
 /** `POST /sites/{id}/heartbeat` from a cache node. Loose, as JoinRequest. */

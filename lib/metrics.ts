@@ -80,12 +80,13 @@ export class ProgramMetrics {
     const prepare = db.prepare.bind(db)
     db.prepare = ((sql: string) => {
       const statement = prepare(sql)
-      const label = statementLabel(sql)
+      // the labelled series is looked up once per statement, not at every run (a cache hit runs several)
+      const series = histogram.labels({ statement: statementLabel(sql) })
       const methods = statement as unknown as Record<'run' | 'get' | 'all', (...args: unknown[]) => unknown>
       for (const method of ['run', 'get', 'all'] as const) {
         const original = methods[method].bind(statement)
         methods[method] = (...args: unknown[]) => {
-          const end = histogram.startTimer({ statement: label })
+          const end = series.startTimer()
           try {
             return original(...args)
           } finally {

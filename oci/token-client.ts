@@ -66,8 +66,9 @@ export class TokenClient {
     this.#tokens = new LRUCache({
       max: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
       ttl: MIN_LIFETIME_S * 1000 - EXPIRY_MARGIN_MS,
-      // an injected clock is read on every look-up, not cached for a millisecond of real time
-      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+      // an injected clock is read on every look-up, not cached for a millisecond of real time; it is shifted by
+      // one because lru-cache reads a start time of 0 as "no ttl" (a test clock may well start at 0)
+      ...(now ? { perf: { now: () => now() + 1 }, ttlResolution: 0 } : {}),
       fetchMethod: async (_key, _stale, { context, options }) => {
         const { token, lifetimeS } = await this.#request(context.challenge, context.scopes)
         options.ttl = Math.max(lifetimeS * 1000 - EXPIRY_MARGIN_MS, 1)

@@ -1,5 +1,6 @@
 /** Result metadata and Markdown output shared by benchmarks. */
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os'
+import { programsRoot } from './servers.ts'
 import { MB, round } from './units.ts'
 
 export interface MachineInfo {
@@ -35,4 +36,27 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 /** Progress and notes go to stderr, so stdout carries only the result (JSON, then the table). */
 export function note(msg: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+}
+
+/** What a long-running benchmark's result starts with: what ran, when, on which machine, with which programs. */
+export function runHeader(run: {
+  benchmark: string
+  command: string
+  startedAt: Date
+  /** The load average when the run started (machineInfo() at the end gives the one at its end). */
+  loadAtStart: number[]
+  servers: readonly { label: string; version: string; settings: unknown }[]
+}) {
+  return {
+    benchmark: run.benchmark,
+    schema: 1,
+    command: run.command,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { ...machineInfo(), loadavgAtStart: run.loadAtStart },
+    programs: {
+      root: programsRoot(),
+      servers: run.servers.map((s) => ({ label: s.label, version: s.version, settings: s.settings })),
+    },
+  }
 }

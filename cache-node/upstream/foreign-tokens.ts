@@ -18,8 +18,7 @@ export class ForeignTokens {
     this.#upstream = opts.upstream
     this.#client = new TokenClient({
       dispatcher: opts.agent,
-      // lru-cache reads a start time of 0 as "no ttl": keep the clock positive
-      now: () => opts.now() + 1,
+      now: opts.now,
       timeoutMs: opts.timeoutMs,
       userAgent: 'wharf-cache',
     })

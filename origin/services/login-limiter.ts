@@ -38,7 +38,7 @@ export class LoginLimiter {
   readonly #perAddress: number
   readonly #windowMs: number
   readonly #now: () => number
-  readonly #s: Record<'get' | 'bump' | 'refund' | 'clear' | 'purge', Statement>
+  readonly #s: Record<'bump' | 'refund' | 'clear' | 'purge', Statement>
   #sincePurge = 0
 
   constructor(db: Db, opts: LimiterOptions) {
@@ -48,7 +48,6 @@ export class LoginLimiter {
     this.#windowMs = opts.windowMs ?? 15 * 60_000
     this.#now = opts.now
     this.#s = {
-      get: db.prepare('SELECT attempts, window_start AS windowStart FROM login_attempts WHERE key = ?'),
       // one statement: a window that has run out starts again at this attempt
       bump: db.prepare(`INSERT INTO login_attempts (key, attempts, window_start) VALUES (@key, 1, @now)
                         ON CONFLICT (key) DO UPDATE SET
@@ -59,17 +58,6 @@ export class LoginLimiter {
       clear: db.prepare('DELETE FROM login_attempts WHERE key = ?'),
       purge: db.prepare('DELETE FROM login_attempts WHERE window_start <= ?'),
     }
-  }
-
-  /** Seconds until another attempt is allowed, or 0 when it is allowed now. Counts nothing. */
-  retryAfter(user: string, address: string): number {
-    const now = this.#now()
-    let wait = 0
-    for (const [key, limit] of this.#keys(user, address)) {
-      const c = this.#s.get.get(key) as { attempts: number; windowStart: number } | undefined
-      if (c && now - c.windowStart < this.#windowMs && c.attempts >= limit) wait = Math.max(wait, this.#waitFor(c.windowStart, now))
-    }
-    return wait
   }
 
   /**
