@@ -1,7 +1,10 @@
-import { decodeProtectedHeader, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose'
+import { importJWK, type CryptoKey, type JWK, type JWTPayload } from 'jose'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { parseBearerChallenge } from '../oci/challenge.ts'
+import { JWT_CLOCK_TOLERANCE_S, UnverifiableToken, verifyJwt } from './jwt.ts'
+
+export { JWT_CLOCK_TOLERANCE_S, UnverifiableToken }
 
 /** Where what was learned is kept between runs (a program's own database). */
 export interface KeyValueStore {
@@ -36,14 +39,6 @@ export interface OriginKeysOptions {
   /** Least time between fetches caused by an unknown key id (a rotation, or a forged token). */
   cooldownMs: number
   timeoutMs: number
-}
-
-/** Seconds of clock skew tolerated on `exp` and `nbf`, as the origin allows. */
-export const JWT_CLOCK_TOLERANCE_S = 5
-
-/** A token that cannot be checked against the origin's keys (unknown key id or algorithm, origin not reached). */
-export class UnverifiableToken extends Error {
-  readonly code = 'ERR_UNVERIFIABLE_TOKEN'
 }
 
 /** Asymmetric algorithms only: a JWKS carrying a shared secret would let anyone who reads it mint tokens. */
@@ -127,20 +122,16 @@ export class OriginKeys {
   async verifyJwt(token: string, opts: { now: number; audience?: string; algorithms?: string[] }): Promise<JWTPayload> {
     const identity = this.identity()
     if (!identity) throw new UnverifiableToken('the origin has not been reached yet')
-    const { kid, alg } = decodeProtectedHeader(token)
-    if (typeof kid !== 'string' || typeof alg !== 'string') throw new UnverifiableToken('no key id or algorithm')
-    if (opts.algorithms && !opts.algorithms.includes(alg)) throw new UnverifiableToken(`algorithm ${alg} is not accepted here`)
-    const key = await this.key(kid)
-    if (!key || key.alg !== alg) throw new UnverifiableToken('signed with a key the origin does not publish')
-    const { payload } = await jwtVerify(token, key.key, {
-      algorithms: [key.alg],
+    return verifyJwt(token, {
+      key: async (kid, alg) => {
+        const known = await this.key(kid)
+        return known?.alg === alg ? known.key : undefined
+      },
+      algorithms: opts.algorithms ?? [...ALGORITHMS],
       issuer: identity.issuer,
       audience: opts.audience ?? identity.service,
-      clockTolerance: JWT_CLOCK_TOLERANCE_S,
-      currentDate: new Date(opts.now),
-      requiredClaims: ['exp'],
+      now: opts.now,
     })
-    return payload
   }
 
   /** Fetches identity and keys now (one fetch at a time); answers whether it worked. */

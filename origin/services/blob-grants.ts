@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { SignJWT, decodeProtectedHeader, jwtVerify } from 'jose'
+import { SignJWT } from 'jose'
+import { verifyJwt } from '../../lib/jwt.ts'
 import type { KeyRing } from './keys.ts'
 
 /** The audience of blob grants: never a registry token's (`service`), so one can never pass for the other. */
 export const GRANT_AUDIENCE = 'wharf-blob-grant'
-
-/** Seconds of clock skew tolerated when checking a grant's lifetime. */
-const CLOCK_TOLERANCE_S = 5
 
 export interface BlobGrantClaims {
   iss: string
@@ -68,16 +66,12 @@ export class BlobGrants {
   async verify(token: string, blob: { repository: string; digest: string }): Promise<GrantCheck> {
     let claims: BlobGrantClaims
     try {
-      const { kid, alg } = decodeProtectedHeader(token)
-      if (alg !== 'ES256' || typeof kid !== 'string') return invalid()
-      const key = await this.#keys.publicKey(kid)
-      if (!key) return invalid()
-      const { payload } = await jwtVerify(token, key, {
+      const payload = await verifyJwt(token, {
+        key: (kid) => this.#keys.publicKey(kid),
         algorithms: ['ES256'],
         issuer: this.#issuer,
         audience: GRANT_AUDIENCE,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        currentDate: new Date(this.#now()),
+        now: this.#now(),
         requiredClaims: ['exp', 'iat'],
       })
       const { repository, digest, sites } = payload as Record<string, unknown>

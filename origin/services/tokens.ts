@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import { SignJWT, type JWTPayload } from 'jose'
+import { verifyJwt } from '../../lib/jwt.ts'
 import { isValidName } from '../../oci/reference.ts'
 import { mergeScopes, type ResourceAccess } from '../../oci/scope.ts'
 import { GRANT_AUDIENCE } from './blob-grants.ts'
@@ -116,16 +117,12 @@ export class TokenService {
   /** Verifies signature, issuer, audience and lifetime; undefined for any token that is not one of ours and valid. */
   async verify(token: string): Promise<VerifiedToken | undefined> {
     try {
-      const { kid, alg } = decodeProtectedHeader(token)
-      if (alg !== 'ES256' || typeof kid !== 'string') return undefined
-      const key = await this.#keys.publicKey(kid)
-      if (!key) return undefined
-      const { payload } = await jwtVerify(token, key, {
+      const payload = await verifyJwt(token, {
+        key: (kid) => this.#keys.publicKey(kid),
         algorithms: ['ES256'],
         issuer: this.issuer,
         audience: this.service,
-        clockTolerance: 5,
-        currentDate: new Date(this.#now()),
+        now: this.#now(),
       })
       // blob grants and the origin's own service tokens are signed with the same key but are never registry tokens
       const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud]
