@@ -86,7 +86,8 @@ export interface OriginControlPlaneClientOptions {
 export class OriginControlPlaneClient {
   readonly #o: Required<Omit<OriginControlPlaneClientOptions, 'log'>> & { log: Logger }
   readonly #agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 })
-  readonly #cache = new LRUCache<string, { value: Resolution; user: string; until: number }>({ max: 10_000 })
+  /** Resolve answers, each for `cacheTtlMs` on the injected clock (lru-cache's own expiry, no timers) */
+  readonly #cache: LRUCache<string, { value: Resolution; user: string }>
   readonly #inflight = new Map<string, Promise<Resolution | null>>()
   #pausedUntil = -Infinity
   #lastWarn = -Infinity
@@ -95,6 +96,13 @@ export class OriginControlPlaneClient {
 
   constructor(opts: OriginControlPlaneClientOptions) {
     this.#o = { resolveTimeoutMs: 1000, apiTimeoutMs: 5000, pauseMs: 5000, ...opts }
+    // ttlResolution 0: read the clock on every lookup, so an injected clock is never seen through a stale copy
+    this.#cache = new LRUCache({
+      max: 10_000,
+      ttl: Math.max(1, Math.round(opts.cacheTtlMs)),
+      ttlResolution: 0,
+      perf: { now: () => this.#o.now() },
+    })
   }
 
   get baseUrl(): URL {
@@ -111,12 +119,14 @@ export class OriginControlPlaneClient {
     const orgs = [...q.orgs].sort()
     const key = JSON.stringify([q.user, teams, orgs, q.address])
     const now = this.#o.now()
-    const cached = this.#cache.get(key)
-    if (cached && !opts.fresh && cached.until > now) return cached.value
+    const cached = opts.fresh ? undefined : this.#cache.get(key)
+    if (cached) return cached.value
     if (now < this.#pausedUntil) return null
     let pending = this.#inflight.get(key)
     if (!pending) {
-      pending = this.#resolve(key, { user: q.user, teams, orgs, address: q.address }).finally(() => this.#inflight.delete(key))
+      pending = this.#resolve(key, { user: q.user, teams, orgs, address: q.address }).finally(() =>
+        this.#inflight.delete(key),
+      )
       this.#inflight.set(key, pending)
     }
     return pending
@@ -129,7 +139,8 @@ export class OriginControlPlaneClient {
 
   async listSites(): Promise<Site[]> {
     const body = (await this.#call('GET', '/sites', undefined, this.#o.apiTimeoutMs)) as { sites?: unknown }
-    if (!body || !Array.isArray(body.sites)) throw new ControlPlaneError('the control plane answered GET /sites without a list of sites')
+    if (!body || !Array.isArray(body.sites))
+      throw new ControlPlaneError('the control plane answered GET /sites without a list of sites')
     return body.sites.filter(isSite)
   }
 
@@ -170,7 +181,12 @@ export class OriginControlPlaneClient {
   /** The site (by name or id, as the control plane keeps it) a user is explicitly assigned to, or null. */
   async getUserAssignment(user: string): Promise<string | null> {
     try {
-      const body = (await this.#call('GET', `/assignments/user/${encodeURIComponent(user)}`, undefined, this.#o.apiTimeoutMs)) as {
+      const body = (await this.#call(
+        'GET',
+        `/assignments/user/${encodeURIComponent(user)}`,
+        undefined,
+        this.#o.apiTimeoutMs,
+      )) as {
         site?: unknown
       } | null
       return siteRef(body?.site)
@@ -201,7 +217,7 @@ export class OriginControlPlaneClient {
   async #resolve(key: string, q: ResolveQuery): Promise<Resolution | null> {
     try {
       const value = parseResolution(await this.#call('POST', '/assignments/resolve', q, this.#o.resolveTimeoutMs))
-      this.#cache.set(key, { value, user: q.user, until: this.#o.now() + this.#o.cacheTtlMs })
+      if (this.#o.cacheTtlMs > 0) this.#cache.set(key, { value, user: q.user })
       return value
     } catch (err) {
       this.#pausedUntil = this.#o.now() + this.#o.pauseMs
@@ -263,13 +279,17 @@ export class OriginControlPlaneClient {
     try {
       json = text ? JSON.parse(text) : null
     } catch {
-      if (res.statusCode < 300) throw new ControlPlaneError(`${method} ${url} answered ${res.statusCode} with a body that is not JSON`)
+      if (res.statusCode < 300)
+        throw new ControlPlaneError(`${method} ${url} answered ${res.statusCode} with a body that is not JSON`)
     }
     if (res.statusCode >= 300) {
       const error = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error
       const code = typeof error?.code === 'string' ? error.code : undefined
       const detail = typeof error?.message === 'string' ? `: ${error.message}` : ''
-      throw new ControlPlaneError(`${method} ${url} answered ${res.statusCode}${detail}`, { status: res.statusCode, code })
+      throw new ControlPlaneError(`${method} ${url} answered ${res.statusCode}${detail}`, {
+        status: res.statusCode,
+        code,
+      })
     }
     return json
   }
@@ -281,7 +301,10 @@ export class OriginControlPlaneClient {
     const t = this.#token
     if (t && t.kid === kid && now < t.exp - SERVICE_TOKEN_RENEW_S) return t.jwt
     const exp = now + SERVICE_TOKEN_TTL_S
-    const jwt = await new SignJWT({ kind: SERVICE_TOKEN_KIND, access: [{ type: 'controlplane', name: 'origin', actions: ['*'] }] })
+    const jwt = await new SignJWT({
+      kind: SERVICE_TOKEN_KIND,
+      access: [{ type: 'controlplane', name: 'origin', actions: ['*'] }],
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
       .setIssuer(this.#o.issuer)
       .setSubject(ORIGIN_SERVICE_SUBJECT)
@@ -321,14 +344,21 @@ const ADMIN_RELAY_TTL_S = 60
 
 function parseResolution(body: unknown): Resolution {
   const b = body as { site?: unknown; rule?: unknown; detail?: unknown } | null
-  if (!b || typeof b !== 'object') throw new ControlPlaneError('the control plane answered a resolve without a JSON object')
+  if (!b || typeof b !== 'object')
+    throw new ControlPlaneError('the control plane answered a resolve without a JSON object')
   const rule = typeof b.rule === 'string' ? b.rule : 'unknown'
   if (b.site === null || b.site === undefined) return { site: null, rule, detail: b.detail ?? null }
   const s = b.site as Partial<AssignedSite>
-  if (typeof s.id !== 'string' || typeof s.name !== 'string' || typeof s.url !== 'string' || !/^https?:\/\//i.test(s.url)) {
+  if (
+    typeof s.id !== 'string' ||
+    typeof s.name !== 'string' ||
+    typeof s.url !== 'string' ||
+    !/^https?:\/\//i.test(s.url)
+  ) {
     throw new ControlPlaneError('the control plane answered a resolve with a site lacking id, name or an http(s) url')
   }
-  const chain = Array.isArray(s.chain) && s.chain.every((x) => typeof x === 'string') && s.chain.length > 0 ? s.chain : [s.id]
+  const chain =
+    Array.isArray(s.chain) && s.chain.every((x) => typeof x === 'string') && s.chain.length > 0 ? s.chain : [s.id]
   return { site: { id: s.id, name: s.name, url: s.url, chain }, rule, detail: b.detail ?? null }
 }
 
@@ -340,6 +370,7 @@ function isSite(s: unknown): s is Site {
 /** A site reference as an assignment carries it: a name or id string, or a site object. */
 function siteRef(v: unknown): string | null {
   if (typeof v === 'string') return v
-  if (v && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string') return (v as { name: string }).name
+  if (v && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string')
+    return (v as { name: string }).name
   return null
 }
