@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# scripts/ui.sh — the browser the web UI tests drive (test/helpers/browser.ts): Debian's chromium, run by
+# playwright-core (whose own `playwright install` cannot download browsers here).
+#
+#   bash scripts/ui.sh install   install chromium when missing (apt-get; needs root)
+#   bash scripts/ui.sh check     exit 0 when /usr/bin/chromium is present, 1 otherwise
+#
+# Idempotent.
+set -euo pipefail
+
+PACKAGES="chromium"
+CHROMIUM=/usr/bin/chromium
+log() { echo "[ui] $*" >&2; }
+
+# shellcheck source=lib/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+
+cmd_check() {
+  [ -x "$CHROMIUM" ] || { log "$CHROMIUM not found — run: sudo bash $0 install"; return 1; }
+  log "chromium present: $("$CHROMIUM" --version 2>/dev/null | head -1)"
+}
+
+cmd_install() {
+  # recommended packages are fonts and the like the headless tests do not need
+  # shellcheck disable=SC2086 # PACKAGES is a word list
+  apt_install_missing ui "$(mktemp -t wharf-ui-apt.XXXXXX.log)" --no-recommends $PACKAGES || exit 1
+  cmd_check
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  check) cmd_check ;;
+  *)
+    echo "usage: $0 {install|check}" >&2
+    exit 2
+    ;;
+esac
