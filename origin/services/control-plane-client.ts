@@ -96,12 +96,13 @@ export class OriginControlPlaneClient {
 
   constructor(opts: OriginControlPlaneClientOptions) {
     this.#o = { resolveTimeoutMs: 1000, apiTimeoutMs: 5000, pauseMs: 5000, ...opts }
-    // ttlResolution 0: read the clock on every lookup, so an injected clock is never seen through a stale copy
+    // ttlResolution 0: the injected clock is read on every look-up, never through a copy a millisecond old; it is
+    // shifted by one because lru-cache reads a start time of 0 as "no ttl" (a test clock may well start at 0)
     this.#cache = new LRUCache({
       max: 10_000,
       ttl: Math.max(1, Math.round(opts.cacheTtlMs)),
       ttlResolution: 0,
-      perf: { now: () => this.#o.now() },
+      perf: { now: () => this.#o.now() + 1 },
     })
   }
 

@@ -6,6 +6,8 @@ import { Readable } from 'node:stream'
 import { Agent, request } from 'undici'
 import { scopeForPath, type Credentials } from './auth.ts'
 import { TEST_ADMIN } from './start-origin.ts'
+import { parseBearerChallenge, type BearerChallenge } from '../../oci/challenge.ts'
+import { TokenClient } from '../../oci/token-client.ts'
 
 export const MANIFEST_ACCEPT = [
   'application/vnd.oci.image.index.v1+json',
@@ -32,7 +34,8 @@ function dispatcherFor(url: string): Agent {
 export async function closeHttp(baseUrl: string): Promise<void> {
   const key = new URL(baseUrl).origin
   challenges.delete(key)
-  for (const k of tokens.keys()) if (k.startsWith(`${key} `)) tokens.delete(k)
+  // token clients for this registry, and those whose realm is here (their pool is about to go)
+  for (const [k, entry] of tokens) if (k.startsWith(`${key} `) || entry.realm === key) tokens.delete(k)
   const agent = agents.get(key)
   agents.delete(key)
   await agent?.destroy()
@@ -57,30 +60,34 @@ function flatHeaders(h: Record<string, string | string[] | undefined>): Record<s
  */
 export type HttpAuth = Credentials | 'anonymous' | 'none'
 
-interface Challenge {
-  realm: string
-  service: string
-}
+// what each registry's GET /v2/ answered (undefined: no challenge), and a token client per registry and caller
+const challenges = new Map<string, Promise<BearerChallenge | undefined>>()
+const tokens = new Map<string, { client: TokenClient; realm: string }>()
 
-// what each registry's GET /v2/ answered (null: no challenge), and tokens by registry, scope and caller
-const challenges = new Map<string, Promise<Challenge | null>>()
-const tokens = new Map<string, { token: string; until: number }>()
-
-function learnChallenge(origin: string): Promise<Challenge | null> {
+function learnChallenge(origin: string): Promise<BearerChallenge | undefined> {
   let c = challenges.get(origin)
   if (!c) {
     c = (async () => {
       const res = await request(`${origin}/v2/`, { dispatcher: dispatcherFor(origin) })
       await res.body.dump()
-      const header = res.headers['www-authenticate']
-      const value = Array.isArray(header) ? header[0] : header
-      if (res.statusCode !== 401 || !value?.startsWith('Bearer ')) return null
-      const param = (k: string) => new RegExp(`${k}="([^"]*)"`).exec(value)?.[1] ?? ''
-      return { realm: param('realm'), service: param('service') }
+      return res.statusCode === 401 ? parseBearerChallenge(res.headers['www-authenticate']) : undefined
     })()
     challenges.set(origin, c)
   }
   return c
+}
+
+function tokenClient(origin: string, challenge: BearerChallenge, auth: Credentials | 'anonymous'): TokenClient {
+  const who = auth === 'anonymous' ? '' : auth.username
+  const key = `${origin} ${who}`
+  const realm = new URL(challenge.realm).origin
+  let entry = tokens.get(key)
+  if (!entry || entry.realm !== realm) {
+    const credentials = auth === 'anonymous' ? undefined : { username: auth.username, password: auth.password }
+    entry = { client: new TokenClient({ dispatcher: dispatcherFor(realm), credentials }), realm }
+    tokens.set(key, entry)
+  }
+  return entry.client
 }
 
 /** A bearer header for a request, the way docker gets one: the token endpoint, for the scope the path needs. */
@@ -91,19 +98,7 @@ async function authorization(url: string, auth: HttpAuth): Promise<string | unde
   const challenge = await learnChallenge(u.origin)
   if (!challenge) return undefined
   const scope = scopeForPath(u.pathname, u.searchParams)
-  const who = auth === 'anonymous' ? '' : auth.username
-  const key = `${u.origin} ${scope ?? ''} ${who}`
-  const cached = tokens.get(key)
-  if (cached && cached.until > Date.now()) return `Bearer ${cached.token}`
-  const qs = new URLSearchParams({ service: challenge.service })
-  if (scope) qs.set('scope', scope)
-  const headers: Record<string, string> = {}
-  if (auth !== 'anonymous') headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
-  const res = await request(`${challenge.realm}?${qs}`, { headers, dispatcher: dispatcherFor(challenge.realm) })
-  const body = (await res.body.json()) as { token?: string; expires_in?: number }
-  if (res.statusCode !== 200 || !body.token) throw new Error(`token request for ${key} failed with ${res.statusCode}`)
-  tokens.set(key, { token: body.token, until: Date.now() + 30_000 })
-  return `Bearer ${body.token}`
+  return `Bearer ${await tokenClient(u.origin, challenge, auth).token(challenge, scope ? [scope] : [])}`
 }
 
 export async function http(
