@@ -58,6 +58,7 @@ import {
   type BenchServer,
 } from './lib/servers.ts'
 import { round } from './lib/units.ts'
+import { parseBearerChallenge } from '../oci/challenge.ts'
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
@@ -617,7 +618,7 @@ async function setUp(origin: BenchServer, cache: BenchServer, cp: BenchServer, r
 
   // registry tokens: the admin's for the fuzz repositories, the control plane's admin scope, the user's
   const ping = await call(origin.url, 'GET', '/v2/')
-  const service = /service="([^"]*)"/.exec(ping.headers['www-authenticate'] ?? '')?.[1] ?? ''
+  const service = parseBearerChallenge(ping.headers['www-authenticate'])?.service ?? ''
   const scopes = [
     ...FUZZ_REPOS.map((r) => `scope=${encodeURIComponent(`repository:${r}:pull,push,delete`)}`),
     `scope=${encodeURIComponent('registry:catalog:*')}`,

@@ -49,6 +49,7 @@ import {
   type BenchServer,
 } from './lib/servers.ts'
 import { KiB, MB, MiB, formatSize, parseSize, round } from './lib/units.ts'
+import { parseBearerChallenge, type BearerChallenge } from '../oci/challenge.ts'
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip'
@@ -411,17 +412,6 @@ function errorCode(err: unknown): string {
   return e.code ?? e.cause?.code ?? e.name ?? 'error'
 }
 
-function parseChallenge(value: string | undefined): { realm: string; service?: string; scope?: string } | undefined {
-  if (!value || !/^Bearer\s/i.test(value)) return undefined
-  const params = Object.fromEntries([...value.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]))
-  if (!params.realm) return undefined
-  return {
-    realm: params.realm,
-    ...(params.service ? { service: params.service } : {}),
-    ...(params.scope ? { scope: params.scope } : {}),
-  }
-}
-
 class SoakClient {
   readonly #s: Shared
   readonly #rng: Rng
@@ -466,7 +456,7 @@ class SoakClient {
     const res = await this.#send('ping', { path: '/v2/', method: 'GET' }).catch(() => undefined)
     if (!res) return false
     await res.body.dump()
-    if (res.statusCode !== 401 || !parseChallenge(header(res, 'www-authenticate'))) {
+    if (res.statusCode !== 401 || !parseBearerChallenge(header(res, 'www-authenticate'))) {
       fail(
         'ping',
         `HTTP ${res.statusCode}`,
@@ -661,7 +651,7 @@ class SoakClient {
     })
     if (res.statusCode !== 401) return { res, t0 }
     await res.body.dump()
-    const challenge = parseChallenge(header(res, 'www-authenticate'))
+    const challenge = parseBearerChallenge(header(res, 'www-authenticate'))
     if (fresh || !challenge) {
       this.#bad(
         kind,
@@ -680,7 +670,7 @@ class SoakClient {
     return { res: again, t0 }
   }
 
-  async #token(challenge: { realm: string; service?: string; scope?: string }, repo: string): Promise<string> {
+  async #token(challenge: BearerChallenge, repo: string): Promise<string> {
     const url = new URL(challenge.realm)
     if (challenge.service) url.searchParams.set('service', challenge.service)
     url.searchParams.set('scope', challenge.scope ?? `repository:${repo}:pull`)
