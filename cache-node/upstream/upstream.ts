@@ -210,7 +210,13 @@ export class Upstream {
     return res
   }
 
-  /** One request, following redirects; Authorization is dropped when a redirect leaves the upstream's origin. */
+  /**
+   * One request, following redirects; Authorization is dropped when a redirect leaves the upstream's origin.
+   * Not undici's redirect interceptor (7.x): it drops Authorization across origins as this does, but one composed
+   * dispatcher serves every hop, and a Pool cannot leave its origin, so the upstream's own sized pool would have to
+   * give way to the shared agent; and its refusals (too many hops, a non-HTTP Location) are plain Errors rather
+   * than the UpstreamError a client is answered with.
+   */
   async #follow(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>): Promise<UpstreamResponse> {
     let url = new URL(path, this.url)
     let hdrs = headers
