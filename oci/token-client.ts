@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import type { Dispatcher } from 'undici'
+import { lruClock } from '../lib/lru-clock.ts'
 import type { BearerChallenge } from './challenge.ts'
 
 /** Tokens are given up this long before their stated expiry, so one never expires on its way. */
@@ -66,9 +67,7 @@ export class TokenClient {
     this.#tokens = new LRUCache({
       max: opts.maxTokens ?? DEFAULT_MAX_TOKENS,
       ttl: MIN_LIFETIME_S * 1000 - EXPIRY_MARGIN_MS,
-      // an injected clock is read on every look-up, not cached for a millisecond of real time; it is shifted by
-      // one because lru-cache reads a start time of 0 as "no ttl" (a test clock may well start at 0)
-      ...(now ? { perf: { now: () => now() + 1 }, ttlResolution: 0 } : {}),
+      ...(now ? lruClock(now) : {}),
       fetchMethod: async (_key, _stale, { context, options }) => {
         const { token, lifetimeS } = await this.#request(context.challenge, context.scopes)
         options.ttl = Math.max(lifetimeS * 1000 - EXPIRY_MARGIN_MS, 1)

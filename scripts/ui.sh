@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/ui.sh — the browser the web UI tests drive (test/helpers/browser.ts): Debian's chromium, run by
+# scripts/ui.sh — the browser for the web UI's tests (issue 12, not written yet): Debian's chromium, to be run by
 # playwright-core (whose own `playwright install` cannot download browsers here).
 #
 #   bash scripts/ui.sh install   install chromium when missing (apt-get; needs root)

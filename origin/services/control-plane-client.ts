@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { LRUCache } from 'lru-cache'
+import { lruClock } from '../../lib/lru-clock.ts'
 import type { Logger } from 'pino'
 import { Agent, request } from 'undici'
 import type { KeyRing } from './keys.ts'
@@ -96,14 +97,7 @@ export class OriginControlPlaneClient {
 
   constructor(opts: OriginControlPlaneClientOptions) {
     this.#o = { resolveTimeoutMs: 1000, apiTimeoutMs: 5000, pauseMs: 5000, ...opts }
-    // ttlResolution 0: the injected clock is read on every look-up, never through a copy a millisecond old; it is
-    // shifted by one because lru-cache reads a start time of 0 as "no ttl" (a test clock may well start at 0)
-    this.#cache = new LRUCache({
-      max: 10_000,
-      ttl: Math.max(1, Math.round(opts.cacheTtlMs)),
-      ttlResolution: 0,
-      perf: { now: () => this.#o.now() + 1 },
-    })
+    this.#cache = new LRUCache({ max: 10_000, ttl: Math.max(1, Math.round(opts.cacheTtlMs)), ...lruClock(opts.now) })
   }
 
   get baseUrl(): URL {

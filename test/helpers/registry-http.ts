@@ -80,9 +80,10 @@ function learnChallenge(origin: string): Promise<BearerChallenge | undefined> {
 function tokenClient(origin: string, challenge: BearerChallenge, auth: Credentials | 'anonymous'): TokenClient {
   const who = auth === 'anonymous' ? '' : auth.username
   const key = `${origin} ${who}`
-  const realm = new URL(challenge.realm).origin
   let entry = tokens.get(key)
-  if (!entry || entry.realm !== realm) {
+  if (!entry) {
+    // the challenge is learnt again only after this registry's clients are dropped, so the realm stays
+    const realm = new URL(challenge.realm).origin
     const credentials = auth === 'anonymous' ? undefined : { username: auth.username, password: auth.password }
     entry = { client: new TokenClient({ dispatcher: dispatcherFor(realm), credentials }), realm }
     tokens.set(key, entry)
