@@ -47,13 +47,40 @@ export function formatScope(a: ResourceAccess): string {
 
 /** Whether the granted access list holds `action` on the resource (`*` holds every action). */
 export function holds(granted: readonly ResourceAccess[], type: string, name: string, action: string): boolean {
-  return granted.some((g) => g.type === type && g.name === name && (g.actions.includes(action) || g.actions.includes('*')))
+  return granted.some(
+    (g) => g.type === type && g.name === name && (g.actions.includes(action) || g.actions.includes('*')),
+  )
 }
 
 /** The `WWW-Authenticate` value of a Bearer challenge. */
-export function bearerChallenge(opts: { realm: string; service: string; scope?: string; error?: 'invalid_token' | 'insufficient_scope' }): string {
+export function bearerChallenge(opts: {
+  realm: string
+  service: string
+  scope?: string
+  error?: 'invalid_token' | 'insufficient_scope'
+}): string {
   const parts = [`realm="${opts.realm}"`, `service="${opts.service}"`]
   if (opts.scope) parts.push(`scope="${opts.scope}"`)
   if (opts.error) parts.push(`error="${opts.error}"`)
   return `Bearer ${parts.join(',')}`
+}
+
+/**
+ * The scopes a `/v2/` request needs, read from its method and path as a client reads them before it asks a realm:
+ * GET and HEAD pull, POST, PUT and PATCH push (with pull, as docker asks), DELETE deletes; `_catalog` needs
+ * `registry:catalog:*`; a cross-repository mount (`?from=`) also pulls from its source. Names may contain
+ * `blobs` or `manifests` segments, so the endpoint is matched at the end. `/v2/` itself needs none.
+ */
+export function scopesForRequest(method: string, path: string, query?: URLSearchParams): string[] {
+  if (path === '/v2/_catalog' || path.startsWith('/v2/_catalog?')) return ['registry:catalog:*']
+  const m = /^\/v2\/(.+)\/(?:blobs\/uploads\/?[^/]*|blobs\/[^/]+|manifests\/[^/]+|tags\/list|referrers\/[^/]+)$/.exec(
+    path,
+  )
+  if (!m) return []
+  const upper = method.toUpperCase()
+  const actions = upper === 'GET' || upper === 'HEAD' ? 'pull' : upper === 'DELETE' ? 'delete' : 'pull,push'
+  const scopes = [`repository:${m[1]}:${actions}`]
+  const from = query?.get('from')
+  if (from) scopes.push(`repository:${from}:pull`)
+  return scopes
 }

@@ -39,7 +39,8 @@ export type TokenCredentials =
   { username: string; password: string } | { refreshToken: string; username?: string } | undefined
 
 export interface TokenClientOptions {
-  dispatcher: Dispatcher
+  /** Sends token requests: one dispatcher, or one chosen per realm origin. */
+  dispatcher: Dispatcher | ((origin: string) => Dispatcher)
   credentials?: TokenCredentials
   /** Tokens kept (default 10,000), least recently used dropped first. */
   maxTokens?: number
@@ -129,7 +130,8 @@ export class TokenClient {
     let status: number
     let answer: { token?: unknown; access_token?: unknown; expires_in?: unknown } = {}
     try {
-      const res = await this.#o.dispatcher.request({
+      const d = this.#o.dispatcher
+      const res = await (typeof d === 'function' ? d(realm.origin) : d).request({
         origin: realm.origin,
         path: `${realm.pathname}${realm.search}`,
         method,

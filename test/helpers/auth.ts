@@ -39,20 +39,6 @@ export async function tokenFor(baseUrl: string, scopes: string[], creds?: Creden
   return res.body.token
 }
 
-/**
- * The scopes a /v2/ request needs, read from its URL the way a client reads a challenge (names may contain
- * "blobs" or "manifests" segments, so the endpoint is matched at the end); a mount also reads its `from`.
- */
-export function scopeForPath(path: string, query?: URLSearchParams): string | undefined {
-  if (path.startsWith('/v2/_catalog')) return 'registry:catalog:*'
-  const m = /^\/v2\/(.+)\/(?:blobs\/uploads\/?[^/]*|blobs\/[^/]+|manifests\/[^/]+|tags\/list|referrers\/[^/]+)$/.exec(path)
-  if (!m) return undefined
-  const scopes = [`repository:${m[1]}:pull,push,delete`]
-  const from = query?.get('from')
-  if (from) scopes.push(`repository:${from}:pull`)
-  return scopes.join(' ')
-}
-
 /** The access granted by a JWT, decoded without verification (tests read what the server put in). */
 export function decodeAccess(token: string): { type: string; name: string; actions: string[] }[] {
   const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { access?: [] }

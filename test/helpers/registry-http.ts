@@ -3,18 +3,13 @@
  * They never throw on an HTTP status; callers assert statuses themselves.
  */
 import { Readable } from 'node:stream'
-import { Agent, request } from 'undici'
-import { scopeForPath, type Credentials } from './auth.ts'
+import { Agent } from 'undici'
+import type { Credentials } from './auth.ts'
 import { TEST_ADMIN } from './start-origin.ts'
-import { parseBearerChallenge, type BearerChallenge } from '../../oci/challenge.ts'
+import { MANIFEST_ACCEPT as OCI_MANIFEST_ACCEPT, RegistryClient } from '../../oci/registry-client.ts'
 import { TokenClient } from '../../oci/token-client.ts'
 
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ')
+export const MANIFEST_ACCEPT = OCI_MANIFEST_ACCEPT.join(', ')
 
 // one connection pool per registry, so a test can drop its keep-alive sockets before stopping the server
 // (a server's close() waits for open connections)
@@ -30,12 +25,39 @@ function dispatcherFor(url: string): Agent {
   return agent
 }
 
+/**
+ * Who a request authenticates as on a registry that challenges (Docker token auth): the test admin by default,
+ * given credentials, `'anonymous'` (a token without credentials, as docker gets one), or `'none'` (no token).
+ */
+export type HttpAuth = Credentials | 'anonymous' | 'none'
+
+// one oci/ registry client per registry and caller: each learns its registry's challenge and keeps its tokens
+const clients = new Map<string, RegistryClient>()
+
+function clientFor(origin: string, auth: HttpAuth): RegistryClient {
+  const who = auth === 'none' ? '\0none' : auth === 'anonymous' ? '' : auth.username
+  const key = `${origin} ${who}`
+  let client = clients.get(key)
+  if (!client) {
+    const credentials = typeof auth === 'object' ? { username: auth.username, password: auth.password } : undefined
+    client = new RegistryClient({
+      url: origin,
+      dispatcher: dispatcherFor,
+      ...(auth === 'none' ? {} : { tokens: new TokenClient({ dispatcher: dispatcherFor, credentials }) }),
+    })
+    clients.set(key, client)
+  }
+  return client
+}
+
 /** Closes this module's connections to baseUrl (call before stopping that registry). */
 export async function closeHttp(baseUrl: string): Promise<void> {
   const key = new URL(baseUrl).origin
-  challenges.delete(key)
-  // token clients for this registry, and those whose realm is here (their pool is about to go)
-  for (const [k, entry] of tokens) if (k.startsWith(`${key} `) || entry.realm === key) tokens.delete(k)
+  // clients of this registry, and those whose token realm is here (their tokens come from a server about to go)
+  for (const [k, client] of clients) {
+    const realm = client.challenge?.realm
+    if (k.startsWith(`${key} `) || (realm !== undefined && new URL(realm).origin === key)) clients.delete(k)
+  }
   const agent = agents.get(key)
   agents.delete(key)
   await agent?.destroy()
@@ -55,53 +77,9 @@ function flatHeaders(h: Record<string, string | string[] | undefined>): Record<s
 }
 
 /**
- * Who a request authenticates as on a registry that challenges (Docker token auth): the test admin by default,
- * given credentials, `'anonymous'` (a token without credentials, as docker gets one), or `'none'` (no token).
+ * One request, through the registry client of oci/ (tokens the way docker gets them: the challenge's realm, for
+ * the scopes the method and path need); redirects are returned, not followed.
  */
-export type HttpAuth = Credentials | 'anonymous' | 'none'
-
-// what each registry's GET /v2/ answered (undefined: no challenge), and a token client per registry and caller
-const challenges = new Map<string, Promise<BearerChallenge | undefined>>()
-const tokens = new Map<string, { client: TokenClient; realm: string }>()
-
-function learnChallenge(origin: string): Promise<BearerChallenge | undefined> {
-  let c = challenges.get(origin)
-  if (!c) {
-    c = (async () => {
-      const res = await request(`${origin}/v2/`, { dispatcher: dispatcherFor(origin) })
-      await res.body.dump()
-      return res.statusCode === 401 ? parseBearerChallenge(res.headers['www-authenticate']) : undefined
-    })()
-    challenges.set(origin, c)
-  }
-  return c
-}
-
-function tokenClient(origin: string, challenge: BearerChallenge, auth: Credentials | 'anonymous'): TokenClient {
-  const who = auth === 'anonymous' ? '' : auth.username
-  const key = `${origin} ${who}`
-  let entry = tokens.get(key)
-  if (!entry) {
-    // the challenge is learnt again only after this registry's clients are dropped, so the realm stays
-    const realm = new URL(challenge.realm).origin
-    const credentials = auth === 'anonymous' ? undefined : { username: auth.username, password: auth.password }
-    entry = { client: new TokenClient({ dispatcher: dispatcherFor(realm), credentials }), realm }
-    tokens.set(key, entry)
-  }
-  return entry.client
-}
-
-/** A bearer header for a request, the way docker gets one: the token endpoint, for the scope the path needs. */
-async function authorization(url: string, auth: HttpAuth): Promise<string | undefined> {
-  if (auth === 'none') return undefined
-  const u = new URL(url)
-  if (!u.pathname.startsWith('/v2/')) return undefined
-  const challenge = await learnChallenge(u.origin)
-  if (!challenge) return undefined
-  const scope = scopeForPath(u.pathname, u.searchParams)
-  return `Bearer ${await tokenClient(u.origin, challenge, auth).token(challenge, scope ? [scope] : [])}`
-}
-
 export async function http(
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   url: string,
@@ -112,33 +90,21 @@ export async function http(
     timeoutMs?: number
     /** Default: the test admin, when the registry asks for tokens. */
     auth?: HttpAuth
-    retried?: boolean
   } = {},
 ): Promise<HttpResult> {
-  const headers = { ...opts.headers }
-  if (!Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
-    const value = await authorization(url, opts.auth ?? TEST_ADMIN)
-    if (value) headers.authorization = value
-  }
-  const res = await request(url, {
+  const u = new URL(url)
+  const res = await clientFor(u.origin, opts.auth ?? TEST_ADMIN).send({
     method,
-    dispatcher: dispatcherFor(url),
-    headers,
-    body: opts.body,
-    headersTimeout: opts.timeoutMs ?? 60_000,
-    bodyTimeout: opts.timeoutMs ?? 60_000,
+    path: url,
+    ...(opts.headers ? { headers: opts.headers } : {}),
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    // only the registry API takes its tokens
+    token: u.pathname.startsWith('/v2/'),
+    follow: false,
+    timeoutMs: opts.timeoutMs ?? 60_000,
   })
   const body = method === 'HEAD' ? (await res.body.dump(), Buffer.alloc(0)) : Buffer.from(await res.body.arrayBuffer())
-  const result = { status: res.statusCode, headers: flatHeaders(res.headers), body }
-  // a token cached for an earlier registry on the same port: forget what we knew and ask once more
-  const replayable = !(opts.body instanceof Readable)
-  if (result.status === 401 && headers.authorization && !opts.headers?.authorization && replayable && !opts.retried) {
-    const origin = new URL(url).origin
-    challenges.delete(origin)
-    for (const k of tokens.keys()) if (k.startsWith(`${origin} `)) tokens.delete(k)
-    return http(method, url, { ...opts, retried: true })
-  }
-  return result
+  return { status: res.status, headers: flatHeaders(res.headers), body }
 }
 
 export function getManifest(baseUrl: string, repo: string, ref: string): Promise<HttpResult> {
