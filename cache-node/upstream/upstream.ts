@@ -5,9 +5,10 @@ import type { Logger } from 'pino'
 import { Pool, type Dispatcher } from 'undici'
 import { parseBearerChallenge } from '../../oci/challenge.ts'
 import { OCI_ERRORS, OciError, type OciErrorCode } from '../../oci/errors.ts'
+import { readErrorBody, RegistryClient, RegistryError } from '../../oci/registry-client.ts'
+import { TokenClient, TokenError } from '../../oci/token-client.ts'
 import type { UpstreamConfig } from '../config.ts'
 import { UpstreamError } from '../errors.ts'
-import { ForeignTokens } from './foreign-tokens.ts'
 
 /**
  * How a request authenticates upstream: the caller's own bearer token (wharf upstreams), a blob grant the origin
@@ -58,14 +59,20 @@ export interface UpstreamOptions {
   fillHeader?: () => string
 }
 
-const MAX_REDIRECTS = 5
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
 const UNTRUSTED_RECHECK_MS = 60_000
 
 /**
  * One upstream registry: an undici Pool, a p-limit bound on requests in flight, retries of idempotent requests
- * that failed before their body, redirects followed (without Authorization across hosts), anonymous token
- * dances with foreign registries, and the one place where upstream failures become the errors clients see.
+ * that failed before their body, and the one place where upstream failures become the errors clients see.
+ * Redirects (without Authorization across hosts) and the anonymous token dance with foreign registries are the
+ * shared registry client's (oci/registry-client.ts), which sends through this upstream's pool for its own origin
+ * and through the shared agent for CDNs and token realms; the cache never sends a caller's credentials to a
+ * foreign registry, so the tokens it holds for one are only ever what that registry gives everybody.
+ *
+ * Retries stay a loop here rather than undici's retry interceptor: that one also resumes a body broken mid-way
+ * with a Range request inside the same response, and a fill already resumes itself from what it has verified on
+ * disk (services/fill.ts) and must see the break to do so; retrying only before the body keeps one owner of each
+ * byte offset.
  */
 export class Upstream {
   readonly key: string
@@ -76,7 +83,7 @@ export class Upstream {
   readonly #pool: Pool
   readonly #limit: LimitFunction
   readonly #opts: UpstreamOptions
-  readonly #tokens: ForeignTokens
+  readonly #client: RegistryClient
   #trusted: Promise<void> | undefined
   #untrustedAt = 0
 
@@ -98,11 +105,19 @@ export class Upstream {
       bodyTimeout: opts.timeoutMs,
       connect: { timeout: Math.min(opts.timeoutMs, 30_000) },
     })
-    this.#tokens = new ForeignTokens({
-      agent: opts.agent,
-      now: opts.now,
-      upstream: this.name,
+    this.#client = new RegistryClient({
+      url: cfg.url,
+      // the sized pool for the upstream itself; redirects to CDNs go through the shared agent
+      dispatcher: (origin) => (origin === cfg.url.origin ? this.#pool : opts.agent),
+      tokens: new TokenClient({
+        dispatcher: opts.agent,
+        now: opts.now,
+        timeoutMs: opts.timeoutMs,
+        userAgent: 'wharf-cache',
+      }),
       timeoutMs: opts.timeoutMs,
+      userAgent: 'wharf-cache',
+      headers: () => this.#fill(),
     })
   }
 
@@ -143,7 +158,7 @@ export class Upstream {
           throw translated
         }
         if (res.status >= 200 && res.status < 300) return handle(res)
-        const text = await readSmall(res.body)
+        const said = await readErrorBody(res.body)
         if (res.status >= 500 && attempt < retries) {
           this.#opts.log.warn(
             { upstream: this.name, path: req.path, status: res.status, attempt: attempt + 1 },
@@ -152,7 +167,7 @@ export class Upstream {
           await sleep(this.#backoff(attempt + 1))
           continue
         }
-        throw this.#statusError(res, text, req)
+        throw this.#statusError(res, said, req)
       }
     })
   }
@@ -160,6 +175,8 @@ export class Upstream {
   /** Turns a network or undici failure into the UpstreamError a client sees (errors already translated pass). */
   translate(err: unknown, what: string): Error {
     if (err instanceof OciError || err instanceof UpstreamError) return err
+    if (err instanceof RegistryError) return new UpstreamError('UPSTREAM_INVALID', this.name, `upstream ${err.message}`)
+    if (err instanceof TokenError) return this.#tokenError(err)
     const code = (err as { code?: string } | undefined)?.code ?? ''
     if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       return new UpstreamError(
@@ -182,82 +199,55 @@ export class Upstream {
     await this.#pool.close()
   }
 
-  async #send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const headers: Record<string, string> = { 'user-agent': 'wharf-cache', ...this.#fill(), ...req.headers }
-    const scope = `repository:${req.repository}:pull`
+  #send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...req.headers }
     let path = req.path
     if (req.auth.kind === 'forward') {
       if (req.auth.authorization) headers.authorization = req.auth.authorization
     } else if (req.auth.kind === 'grant') {
       // the grant is the only credential: the origin (or a parent cache) accepts it for exactly this blob
       path = `${path}${path.includes('?') ? '&' : '?'}grant=${encodeURIComponent(req.auth.grant)}`
-    } else {
-      // a registry that challenged before will again: ask its realm for this scope's token up front
-      const known = this.#tokens.knownChallenge
-      const token = this.#tokens.cached(scope) ?? (known ? await this.#tokens.fetch(known, scope) : undefined)
-      if (token) headers.authorization = `Bearer ${token}`
     }
-    let res = await this.#follow(req.method, path, headers)
-    if (res.status === 401 && req.auth.kind === 'anonymous') {
-      // the token dance: a foreign registry names its realm in the challenge; ask it for an anonymous token once
-      const challenge = parseBearerChallenge(res.headers['www-authenticate'])
-      if (challenge) {
-        await res.body.dump()
-        const token = await this.#tokens.fetch(challenge, challenge.scope ?? scope)
-        res = await this.#follow(req.method, path, { ...headers, authorization: `Bearer ${token}` })
-      }
-    }
-    return res
+    return this.#client.send({
+      method: req.method,
+      path,
+      headers,
+      scopes: [`repository:${req.repository}:pull`],
+      // only an anonymous request does the token dance: a caller's token is its own, a grant is complete
+      token: req.auth.kind === 'anonymous',
+    })
   }
 
-  /**
-   * One request, following redirects; Authorization is dropped when a redirect leaves the upstream's origin.
-   * Not undici's redirect interceptor (7.x): it drops Authorization across origins as this does, but one composed
-   * dispatcher serves every hop, and a Pool cannot leave its origin, so the upstream's own sized pool would have to
-   * give way to the shared agent; and its refusals (too many hops, a non-HTTP Location) are plain Errors rather
-   * than the UpstreamError a client is answered with.
-   */
-  async #follow(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>): Promise<UpstreamResponse> {
-    let url = new URL(path, this.url)
-    let hdrs = headers
-    for (let hop = 0; ; hop++) {
-      const sameOrigin = url.origin === this.url.origin
-      const dispatcher: Dispatcher = sameOrigin ? this.#pool : this.#opts.agent
-      const res = await dispatcher.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method,
-        headers: hdrs,
-        headersTimeout: this.#opts.timeoutMs,
-        bodyTimeout: this.#opts.timeoutMs,
-      })
-      const location = res.headers.location
-      if (!REDIRECTS.has(res.statusCode) || typeof location !== 'string') {
-        return { status: res.statusCode, headers: res.headers, body: res.body }
-      }
-      await res.body.dump()
-      if (hop >= MAX_REDIRECTS) {
-        throw new UpstreamError(
+  /** A foreign token realm's failure, as the client is told it. */
+  #tokenError(err: TokenError): UpstreamError {
+    const up = this.name
+    switch (err.code) {
+      case 'TOKEN_REALM_INVALID':
+        return new UpstreamError(
           'UPSTREAM_INVALID',
-          this.name,
-          `upstream ${this.name} redirected more than ${MAX_REDIRECTS} times`,
+          up,
+          `upstream ${up} challenged with an unusable token realm "${err.realm.slice(0, 100)}"`,
         )
-      }
-      url = new URL(location, url)
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-        throw new UpstreamError('UPSTREAM_INVALID', this.name, `upstream ${this.name} redirected to a non-HTTP URL`)
-      }
-      if (url.origin !== this.url.origin) {
-        hdrs = Object.fromEntries(Object.entries(hdrs).filter(([k]) => k.toLowerCase() !== 'authorization'))
-      }
+      case 'TOKEN_UNAVAILABLE':
+        return new UpstreamError(
+          'UPSTREAM_UNAVAILABLE',
+          up,
+          `the token service of upstream ${up} (${originOf(err.realm)}) could not be reached`,
+          { cause: err.cause },
+        )
+      default:
+        return new UpstreamError(
+          'UPSTREAM_INVALID',
+          up,
+          `the token service of upstream ${up} answered ${err.status ?? 'nothing'} without a token`,
+        )
     }
   }
 
-  #statusError(res: UpstreamResponse, text: string, req: UpstreamRequest): Error {
+  #statusError(res: UpstreamResponse, said: { codes: string[]; messages: string[] }, req: UpstreamRequest): Error {
     const status = res.status
-    const upstreamCode = firstOciCode(text)
-    const said = upstreamMessage(text)
-    const suffix = said ? `: ${said}` : ''
+    const upstreamCode = said.codes[0]
+    const suffix = said.messages[0] ? `: ${said.messages[0]}` : ''
     if (status === 404) {
       const code =
         upstreamCode === 'BLOB_UNKNOWN' || upstreamCode === 'MANIFEST_UNKNOWN' || upstreamCode === 'NAME_UNKNOWN'
@@ -317,7 +307,7 @@ export class Upstream {
         const realm = await expected()
         let res: UpstreamResponse
         try {
-          res = await this.#follow('GET', '/v2/', { 'user-agent': 'wharf-cache', ...this.#fill() })
+          res = await this.#client.send({ method: 'GET', path: '/v2/', token: false })
         } catch (err) {
           throw this.translate(err, 'its /v2/ challenge')
         }
@@ -361,36 +351,10 @@ export class Upstream {
   }
 }
 
-/** At most 64 KiB of an error body, as text; the rest is discarded. */
-async function readSmall(body: UpstreamResponse['body']): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
+function originOf(realm: string): string {
   try {
-    for await (const chunk of body) {
-      if (size < 65536) chunks.push(chunk as Buffer)
-      size += (chunk as Buffer).byteLength
-    }
+    return new URL(realm).origin
   } catch {
-    // a broken error body still leaves the status to report
+    return realm.slice(0, 100)
   }
-  return Buffer.concat(chunks).subarray(0, 65536).toString('utf8')
-}
-
-function parseErrors(text: string): { code?: unknown; message?: unknown }[] {
-  try {
-    const doc = JSON.parse(text) as { errors?: unknown }
-    return Array.isArray(doc.errors) ? (doc.errors as { code?: unknown; message?: unknown }[]) : []
-  } catch {
-    return []
-  }
-}
-
-function firstOciCode(text: string): string | undefined {
-  const code = parseErrors(text)[0]?.code
-  return typeof code === 'string' ? code : undefined
-}
-
-function upstreamMessage(text: string): string | undefined {
-  const message = parseErrors(text)[0]?.message
-  return typeof message === 'string' && message ? message.slice(0, 200) : undefined
 }
