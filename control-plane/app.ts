@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
-import { allowedMethods } from '../lib/allowed-methods.ts'
+import { apiFallthrough } from '../lib/allowed-methods.ts'
 import type { ControlPlaneDeps } from './deps.ts'
 import { ApiError, apiErrorHandler } from '../lib/api-error.ts'
 import { MAX_BODY_BYTES } from './http/body.ts'
@@ -55,7 +55,9 @@ export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`, { headers: { Connection: 'close' } })
+        throw new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`, {
+          headers: { Connection: 'close' },
+        })
       },
     }),
   )
@@ -66,19 +68,12 @@ export function buildApp(deps: ControlPlaneDeps): Hono<AppEnv> {
   api.route('/networks', networkRoutes(deps))
   api.route('/reports', reportRoutes(deps))
   api.route('/', nodeRoutes(deps))
-  // a known path asked with another method is a 405 naming the methods it takes
-  const allowed = allowedMethods(api)
-  api.all('*', (c) => {
-    const methods = allowed(c.req.path.replace(/^\/api\/v0(?=\/|$)/, '') || '/')
-    if (methods.length > 0)
-      throw new ApiError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`, {
-        headers: { Allow: methods.join(', ') },
-      })
-    throw new ApiError('NOT_FOUND', `no such endpoint: ${c.req.method} ${c.req.path}`)
-  })
+  apiFallthrough(api, '/api/v0')
   app.route('/api/v0', api)
 
   app.onError(apiErrorHandler(deps.log))
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no such endpoint: ${c.req.method} ${c.req.path}` } }, 404))
+  app.notFound((c) =>
+    c.json({ error: { code: 'NOT_FOUND', message: `no such endpoint: ${c.req.method} ${c.req.path}` } }, 404),
+  )
   return app
 }

@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import type { OriginDeps } from '../../deps.ts'
 import { apiAuth, type ApiEnv } from '../../http/api-auth.ts'
-import { allowedMethods } from '../../../lib/allowed-methods.ts'
+import { apiFallthrough } from '../../../lib/allowed-methods.ts'
 import { ApiError, apiErrorHandler } from '../../../lib/api-error.ts'
 import { accountRoutes } from './accounts.ts'
 import { cacheRoutes } from './caches.ts'
@@ -38,7 +38,9 @@ export function apiRoutes(deps: OriginDeps) {
       maxSize: MAX_BODY_BYTES,
       // the rest of the body is not read, so the connection cannot carry another request: say so
       onError: () => {
-        throw new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`, { headers: { Connection: 'close' } })
+        throw new ApiError('PAYLOAD_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`, {
+          headers: { Connection: 'close' },
+        })
       },
     }),
   )
@@ -55,17 +57,6 @@ export function apiRoutes(deps: OriginDeps) {
   api.route('/', cacheRoutes(services))
   api.route('/meta/ldap', ldapApiRoutes(deps))
 
-  // route() does not carry notFound, so the fallthrough is a route of its own: a known path asked with another
-  // method is a 405 naming the methods it takes (routes are relative to the mount, so is the path looked up)
-  const allowed = allowedMethods(api)
-  api.all('*', (c) => {
-    const methods = allowed(c.req.path.replace(/^\/api\/v0(?=\/|$)/, '') || '/')
-    if (methods.length > 0)
-      throw new ApiError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`, {
-        headers: { Allow: methods.join(', ') },
-        detail: { allow: methods },
-      })
-    throw new ApiError('NOT_FOUND', `no API endpoint ${c.req.method} ${c.req.path}`)
-  })
+  apiFallthrough(api, '/api/v0')
   return api
 }
