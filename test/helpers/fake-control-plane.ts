@@ -10,16 +10,9 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import type { UsageEntry } from '../../cache-node/site/usage.ts'
 
-export interface UsageEntry {
-  repository: string
-  hour: string
-  requests: number
-  hits: number
-  misses: number
-  bytesToClients: number
-  bytesFromUpstream: number
-}
+export type { UsageEntry }
 
 export interface FakeSite {
   id: string
