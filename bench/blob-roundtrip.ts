@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { ensureRandomBlob, type BlobFile } from './lib/blob-file.ts'
 import { readProcMemory, withRssSampling, type RssReport } from './lib/proc.ts'
-import { RegistryClient, type PullTiming, type PushTiming } from './lib/registry-client.ts'
+import { BenchClient, type PullTiming, type PushTiming } from './lib/registry-client.ts'
 import { machineInfo, markdownTable, note } from './lib/report.ts'
 import { startDistribution, startWharfOrigin, type BenchServer } from './lib/servers.ts'
 import { formatSummary, ratio, runRounds, summarize, type Summary } from './lib/stats.ts'
@@ -159,7 +159,7 @@ async function startTarget(target: Target, opts: Options): Promise<BenchServer> 
 
 async function roundTrip(
   server: BenchServer,
-  client: RegistryClient,
+  client: BenchClient,
   target: Target,
   blob: BlobFile,
   repo: string,
@@ -285,7 +285,7 @@ async function main(): Promise<void> {
   }
 
   const servers = new Map<Target, BenchServer>()
-  const clients = new Map<Target, RegistryClient>()
+  const clients = new Map<Target, BenchClient>()
   const stopAll = async () => {
     await Promise.all([...clients.values()].map((c) => c.close().catch(() => undefined)))
     await Promise.all([...servers.values()].map((s) => s.stop().catch(() => undefined)))
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
     for (const target of opts.targets) {
       const server = await startTarget(target, opts)
       servers.set(target, server)
-      const client = new RegistryClient(server.url, { credentials: server.credentials })
+      const client = new BenchClient(server.url, { credentials: server.credentials })
       clients.set(target, client)
       await client.ping() // 200, or 401 with a token challenge; anything else throws
       note(`${server.label} (${server.version}) pid ${server.pid} on ${server.url}, work dir ${server.workDir}`)

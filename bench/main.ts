@@ -21,9 +21,16 @@ import { parseArgs } from 'node:util'
 import { ensureRandomBlob, type BlobFile } from './lib/blob-file.ts'
 import { ensureDebianImage, type DebianImage } from './lib/debian-image.ts'
 import { wrkAvailable } from './lib/load.ts'
-import { RegistryClient } from './lib/registry-client.ts'
+import { BenchClient } from './lib/registry-client.ts'
 import { machineInfo, markdownTable, note } from './lib/report.ts'
-import { cacheNodeAvailable, REPO_ROOT, startDistribution, startWharfCache, startWharfOrigin, type BenchServer } from './lib/servers.ts'
+import {
+  cacheNodeAvailable,
+  REPO_ROOT,
+  startDistribution,
+  startWharfCache,
+  startWharfOrigin,
+  type BenchServer,
+} from './lib/servers.ts'
 import { formatSummary, ratio, summarize, type Summary } from './lib/stats.ts'
 import { ensureCommands, which } from './lib/tools.ts'
 import { formatSize, parseSize, round } from './lib/units.ts'
@@ -74,7 +81,8 @@ function parseOptions(argv: string[]): Options {
   }
   const only = new Set<Scenario>()
   for (const s of values.only.split(',').map((x) => x.trim())) {
-    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only: unknown "${s}" (${SCENARIOS.join(', ')})`)
+    if (!(SCENARIOS as readonly string[]).includes(s))
+      throw new Error(`--only: unknown "${s}" (${SCENARIOS.join(', ')})`)
     only.add(s as Scenario)
   }
   const rounds = int('rounds', values.rounds, q ? 3 : 5, 1)
@@ -101,7 +109,6 @@ function parseOptions(argv: string[]): Options {
   }
 }
 
-
 // ------------------------------------------------------------------------------------------------ results
 
 type Better = 'higher' | 'lower'
@@ -125,7 +132,6 @@ const rows: Row[] = []
 
 // ------------------------------------------------------------------------------------------------ main
 
-
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2))
   const startedAt = new Date()
@@ -140,7 +146,8 @@ async function main(): Promise<void> {
     if (has('docker')) cmds.push('mmdebstrap')
     await ensureCommands(cmds, note)
   }
-  if (!which('docker-registry')) throw new Error('docker-registry (Distribution 2.8.2) is missing: apt-get install -y docker-registry')
+  if (!which('docker-registry'))
+    throw new Error('docker-registry (Distribution 2.8.2) is missing: apt-get install -y docker-registry')
 
   // ---- data: one random file per counted or warm-up round, the same file for both sides
   const total = opts.warmup + opts.rounds
@@ -178,7 +185,7 @@ async function main(): Promise<void> {
 
   // ---- servers
   const servers: BenchServer[] = []
-  const clients: RegistryClient[] = []
+  const clients: BenchClient[] = []
   const stopAll = async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)))
     // caches and proxies before their origins
@@ -191,7 +198,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   const client = (s: BenchServer, connections = 4) => {
-    const c = new RegistryClient(s.url, { credentials: s.credentials, connections })
+    const c = new BenchClient(s.url, { credentials: s.credentials, connections })
     clients.push(c)
     return c
   }
@@ -223,7 +230,13 @@ async function main(): Promise<void> {
       note('cache-node/main.ts does not exist: Wharf cache rows are reported as "cache node not built"')
     }
     for (const s of servers) note(`${s.label} (${s.version}) pid ${s.pid} on ${s.url}`)
-    extra.servers = servers.map((s) => ({ label: s.label, kind: s.kind, url: s.url, version: s.version, settings: s.settings }))
+    extra.servers = servers.map((s) => ({
+      label: s.label,
+      kind: s.kind,
+      url: s.url,
+      version: s.version,
+      settings: s.settings,
+    }))
 
     if (has('push') || has('get') || has('cache')) await pushGetCache(opts, pairs, pushBlobs)
     if (has('fan')) await fanOut(opts, pairs, fanBlobs)
@@ -304,68 +317,237 @@ function buildRows(opts: Options): void {
   const atLeast = (r: number, x: number) => (Number.isFinite(r) ? r >= x : null)
   const push = opts.pushSize
   const specs: RowSpec[] = [
-    { id: 'limit.sha256.node', group: '8 limits', what: 'sha256 of a file, Node, 1 MiB reads', unit: 'MB/s', better: 'higher', single: true },
-    { id: 'limit.sha256.openssl', group: '8 limits', what: '`openssl dgst -sha256` of the same file (process included)', unit: 'MB/s', better: 'higher', single: true },
-    { id: 'limit.disk.write', group: '8 limits', what: 'write a file (1 MiB writes) and fsync it, same disk as the blobs', unit: 'MB/s', better: 'higher', single: true },
-    { id: 'limit.loopback.mem', group: '8 limits', what: 'loopback HTTP, node:http from memory → undici', unit: 'MB/s', better: 'higher', single: true },
-    { id: 'limit.loopback.file', group: '8 limits', what: 'loopback HTTP, file stream (1 MiB reads) → undici', unit: 'MB/s', better: 'higher', single: true },
     {
-      id: 'push.monolithic', group: '1 push', what: `monolithic push ${formatSize(push)} (POST + PUT)`, unit: 'MB/s', better: 'higher',
+      id: 'limit.sha256.node',
+      group: '8 limits',
+      what: 'sha256 of a file, Node, 1 MiB reads',
+      unit: 'MB/s',
+      better: 'higher',
+      single: true,
+    },
+    {
+      id: 'limit.sha256.openssl',
+      group: '8 limits',
+      what: '`openssl dgst -sha256` of the same file (process included)',
+      unit: 'MB/s',
+      better: 'higher',
+      single: true,
+    },
+    {
+      id: 'limit.disk.write',
+      group: '8 limits',
+      what: 'write a file (1 MiB writes) and fsync it, same disk as the blobs',
+      unit: 'MB/s',
+      better: 'higher',
+      single: true,
+    },
+    {
+      id: 'limit.loopback.mem',
+      group: '8 limits',
+      what: 'loopback HTTP, node:http from memory → undici',
+      unit: 'MB/s',
+      better: 'higher',
+      single: true,
+    },
+    {
+      id: 'limit.loopback.file',
+      group: '8 limits',
+      what: 'loopback HTTP, file stream (1 MiB reads) → undici',
+      unit: 'MB/s',
+      better: 'higher',
+      single: true,
+    },
+    {
+      id: 'push.monolithic',
+      group: '1 push',
+      what: `monolithic push ${formatSize(push)} (POST + PUT)`,
+      unit: 'MB/s',
+      better: 'higher',
       target: (_w, _d, r) => ({ text: '≥ 3×', met: atLeast(r, 3) }),
     },
     {
-      id: 'push.streamed', group: '1 push', what: `streamed push ${formatSize(push)} (POST + chunked PATCH + PUT)`, unit: 'MB/s', better: 'higher',
+      id: 'push.streamed',
+      group: '1 push',
+      what: `streamed push ${formatSize(push)} (POST + chunked PATCH + PUT)`,
+      unit: 'MB/s',
+      better: 'higher',
       target: (_w, _d, r) => ({ text: '≥ 3×', met: atLeast(r, 3) }),
     },
-    { id: 'get.origin', group: '2 origin GET', what: `blob GET from the origin, ${formatSize(push)}`, unit: 'MB/s', better: 'higher' },
     {
-      id: 'cache.cold', group: '3 cache', what: `cold GET through the cache/proxy, ${formatSize(push)}`, unit: 'MB/s', better: 'higher', cache: true,
+      id: 'get.origin',
+      group: '2 origin GET',
+      what: `blob GET from the origin, ${formatSize(push)}`,
+      unit: 'MB/s',
+      better: 'higher',
+    },
+    {
+      id: 'cache.cold',
+      group: '3 cache',
+      what: `cold GET through the cache/proxy, ${formatSize(push)}`,
+      unit: 'MB/s',
+      better: 'higher',
+      cache: true,
       target: (w) => {
         const direct = med('get.origin', 'wharf')
         const r = w ? ratio(w.median, direct) : Number.NaN
-        return { text: `≥ 0.9× Wharf's direct origin GET (now ${Number.isFinite(r) ? `${r}×` : 'n/a'})`, met: atLeast(r, 0.9) }
+        return {
+          text: `≥ 0.9× Wharf's direct origin GET (now ${Number.isFinite(r) ? `${r}×` : 'n/a'})`,
+          met: atLeast(r, 0.9),
+        }
       },
     },
-    { id: 'cache.cold.originBytes', group: '3 cache', what: 'origin bytes sent per cold GET, × blob (wchar)', unit: '×', better: 'lower', cache: true },
     {
-      id: 'cache.warm', group: '3 cache', what: `warm GET through the cache/proxy, ${formatSize(push)}`, unit: 'MB/s', better: 'higher', cache: true,
+      id: 'cache.cold.originBytes',
+      group: '3 cache',
+      what: 'origin bytes sent per cold GET, × blob (wchar)',
+      unit: '×',
+      better: 'lower',
+      cache: true,
+    },
+    {
+      id: 'cache.warm',
+      group: '3 cache',
+      what: `warm GET through the cache/proxy, ${formatSize(push)}`,
+      unit: 'MB/s',
+      better: 'higher',
+      cache: true,
       target: (_w, _d, r) => ({ text: '≥ 1.0×', met: atLeast(r, 1) }),
     },
     {
-      id: 'fan.seconds', group: '4 fan-out', what: `${opts.fanClients} concurrent cold GETs of one ${formatSize(opts.fanSize)} blob: total`, unit: 's', better: 'lower', cache: true,
+      id: 'fan.seconds',
+      group: '4 fan-out',
+      what: `${opts.fanClients} concurrent cold GETs of one ${formatSize(opts.fanSize)} blob: total`,
+      unit: 's',
+      better: 'lower',
+      cache: true,
       target: (_w, _d, r) => ({ text: '≤ 0.5×', met: Number.isFinite(r) ? r <= 0.5 : null }),
     },
     {
-      id: 'fan.originBytes', group: '4 fan-out', what: `bytes the origin sent for those ${opts.fanClients}, × blob`, unit: '×', better: 'lower', cache: true,
+      id: 'fan.originBytes',
+      group: '4 fan-out',
+      what: `bytes the origin sent for those ${opts.fanClients}, × blob`,
+      unit: '×',
+      better: 'lower',
+      cache: true,
       target: (w) => ({ text: 'Wharf = 1.00× the blob', met: w && w.n > 0 ? w.max <= 1.01 : null }),
     },
-    { id: 'fan.aggregate', group: '4 fan-out', what: 'aggregate to the clients', unit: 'MB/s', better: 'higher', cache: true },
     {
-      id: 'manifest.cache.tag', group: '5 manifests', what: 'manifest GET by tag through the warm cache/proxy', unit: 'req/s', better: 'higher', cache: true,
+      id: 'fan.aggregate',
+      group: '4 fan-out',
+      what: 'aggregate to the clients',
+      unit: 'MB/s',
+      better: 'higher',
+      cache: true,
+    },
+    {
+      id: 'manifest.cache.tag',
+      group: '5 manifests',
+      what: 'manifest GET by tag through the warm cache/proxy',
+      unit: 'req/s',
+      better: 'higher',
+      cache: true,
       target: (_w, _d, r) => ({ text: '≥ 10×', met: atLeast(r, 10) }),
     },
     {
-      id: 'manifest.cache.digest', group: '5 manifests', what: 'manifest GET by digest through the warm cache/proxy', unit: 'req/s', better: 'higher', cache: true,
+      id: 'manifest.cache.digest',
+      group: '5 manifests',
+      what: 'manifest GET by digest through the warm cache/proxy',
+      unit: 'req/s',
+      better: 'higher',
+      cache: true,
       target: (_w, _d, r) => ({ text: '≥ 3×', met: atLeast(r, 3) }),
     },
-    { id: 'manifest.origin.tag', group: '5 manifests', what: 'manifest GET by tag from the origin', unit: 'req/s', better: 'higher' },
-    { id: 'manifest.origin.digest', group: '5 manifests', what: 'manifest GET by digest from the origin', unit: 'req/s', better: 'higher' },
     {
-      id: 'memory.origin', group: '6 memory', what: `peak RSS of the origin serving ${opts.memClients} concurrent ${formatSize(opts.memSize)} GETs`, unit: 'MB', better: 'lower',
+      id: 'manifest.origin.tag',
+      group: '5 manifests',
+      what: 'manifest GET by tag from the origin',
+      unit: 'req/s',
+      better: 'higher',
+    },
+    {
+      id: 'manifest.origin.digest',
+      group: '5 manifests',
+      what: 'manifest GET by digest from the origin',
+      unit: 'req/s',
+      better: 'higher',
+    },
+    {
+      id: 'memory.origin',
+      group: '6 memory',
+      what: `peak RSS of the origin serving ${opts.memClients} concurrent ${formatSize(opts.memSize)} GETs`,
+      unit: 'MB',
+      better: 'lower',
       target: (w) => ({ text: 'Wharf ≤ 150 MB', met: w && w.n > 0 ? w.max <= 150 : null }),
     },
-    { id: 'memory.origin.start', group: '6 memory', what: '… its RSS just before those GETs', unit: 'MB', better: 'lower' },
-    { id: 'memory.origin.aggregate', group: '6 memory', what: '… aggregate throughput of those GETs', unit: 'MB/s', better: 'higher' },
-    { id: 'memory.origin.cpu', group: '6 memory', what: '… server CPU seconds for those GETs', unit: 's', better: 'lower' },
     {
-      id: 'memory.cache', group: '6 memory', what: `peak RSS of the warm cache/proxy serving ${opts.memClients} concurrent ${formatSize(opts.memSize)} GETs`, unit: 'MB', better: 'lower', cache: true,
+      id: 'memory.origin.start',
+      group: '6 memory',
+      what: '… its RSS just before those GETs',
+      unit: 'MB',
+      better: 'lower',
+    },
+    {
+      id: 'memory.origin.aggregate',
+      group: '6 memory',
+      what: '… aggregate throughput of those GETs',
+      unit: 'MB/s',
+      better: 'higher',
+    },
+    {
+      id: 'memory.origin.cpu',
+      group: '6 memory',
+      what: '… server CPU seconds for those GETs',
+      unit: 's',
+      better: 'lower',
+    },
+    {
+      id: 'memory.cache',
+      group: '6 memory',
+      what: `peak RSS of the warm cache/proxy serving ${opts.memClients} concurrent ${formatSize(opts.memSize)} GETs`,
+      unit: 'MB',
+      better: 'lower',
+      cache: true,
       target: (w) => ({ text: 'Wharf ≤ 150 MB', met: w && w.n > 0 ? w.max <= 150 : null }),
     },
-    { id: 'memory.cache.start', group: '6 memory', what: '… its RSS just before those GETs', unit: 'MB', better: 'lower', cache: true },
-    { id: 'memory.cache.aggregate', group: '6 memory', what: '… aggregate throughput of those GETs', unit: 'MB/s', better: 'higher', cache: true },
-    { id: 'memory.cache.cpu', group: '6 memory', what: '… server CPU seconds for those GETs', unit: 's', better: 'lower', cache: true },
-    { id: 'docker.origin', group: '7 docker pull', what: 'docker pull of Debian bookworm (mmdebstrap minbase) from the origin', unit: 's', better: 'lower' },
-    { id: 'docker.cache', group: '7 docker pull', what: '… through the warm cache/proxy', unit: 's', better: 'lower', cache: true },
+    {
+      id: 'memory.cache.start',
+      group: '6 memory',
+      what: '… its RSS just before those GETs',
+      unit: 'MB',
+      better: 'lower',
+      cache: true,
+    },
+    {
+      id: 'memory.cache.aggregate',
+      group: '6 memory',
+      what: '… aggregate throughput of those GETs',
+      unit: 'MB/s',
+      better: 'higher',
+      cache: true,
+    },
+    {
+      id: 'memory.cache.cpu',
+      group: '6 memory',
+      what: '… server CPU seconds for those GETs',
+      unit: 's',
+      better: 'lower',
+      cache: true,
+    },
+    {
+      id: 'docker.origin',
+      group: '7 docker pull',
+      what: 'docker pull of Debian bookworm (mmdebstrap minbase) from the origin',
+      unit: 's',
+      better: 'lower',
+    },
+    {
+      id: 'docker.cache',
+      group: '7 docker pull',
+      what: '… through the warm cache/proxy',
+      unit: 's',
+      better: 'lower',
+      cache: true,
+    },
   ]
   for (const s of specs) {
     const digits = s.unit === 'MB/s' || s.unit === 'req/s' ? 0 : 2
@@ -393,7 +575,7 @@ function buildRows(opts: Options): void {
 }
 
 function renderTable(): string {
-  const cell = (s: Summary | undefined, why: string | undefined) => (s ? formatSummary(s) : why ?? '–')
+  const cell = (s: Summary | undefined, why: string | undefined) => (s ? formatSummary(s) : (why ?? '–'))
   const body = rows.map((r) => [
     r.group,
     r.what,
@@ -404,7 +586,10 @@ function renderTable(): string {
     r.target?.text ?? '',
     r.target ? (r.target.met === null ? 'n/a' : r.target.met ? 'met' : '**missed**') : '',
   ])
-  return markdownTable(['#', 'measurement', 'unit', 'Wharf', 'Distribution 2.8.2', 'Wharf/Dist.', 'target', 'met?'], body)
+  return markdownTable(
+    ['#', 'measurement', 'unit', 'Wharf', 'Distribution 2.8.2', 'Wharf/Dist.', 'target', 'met?'],
+    body,
+  )
 }
 
 async function updateReadme(markdown: string): Promise<void> {

@@ -38,7 +38,7 @@ import { Pool, type Dispatcher } from 'undici'
 import { OCI_CONFIG, OCI_MANIFEST } from './lib/debian-image.ts'
 import { acceptBacklog, openFileLimit, readProcIo, sampleProc, type ProcSample } from './lib/proc.ts'
 import { Rng } from './lib/prng.ts'
-import { RegistryClient } from './lib/registry-client.ts'
+import { BenchClient } from './lib/registry-client.ts'
 import { machineInfo, markdownTable, note, runHeader } from './lib/report.ts'
 import {
   programsRoot,
@@ -231,7 +231,7 @@ function indexManifest(repo: string, children: Manifest[]): Manifest {
 
 /** Pushes blobs (those the repository does not hold yet), then the manifest under `reference`. */
 async function pushImage(
-  client: RegistryClient,
+  client: BenchClient,
   manifest: Manifest,
   reference: string,
   pushed: Set<string>,
@@ -261,7 +261,7 @@ interface DataSet {
   live: { repo: string; version: number }[]
 }
 
-async function buildDataSet(opts: Options, client: RegistryClient, rng: Rng): Promise<DataSet> {
+async function buildDataSet(opts: Options, client: BenchClient, rng: Rng): Promise<DataSet> {
   const t0 = performance.now()
   const pushed = new Set<string>()
   const limit = pLimit(4)
@@ -331,7 +331,7 @@ let livePushed = new Set<string>()
 let liveLimit = pLimit(4)
 
 async function pushLiveImage(
-  client: RegistryClient,
+  client: BenchClient,
   repo: string,
   version: number,
   rng: Rng,
@@ -774,7 +774,7 @@ async function main(): Promise<void> {
     // ---- the soak's user and its repositories, pushed through the registry API
     const user = { username: 'soak', password: randomBytes(18).toString('base64url') }
     await createUser(origin, user)
-    const pusher = new RegistryClient(origin.url, { credentials: user, connections: 8, timeoutMs: 120_000 })
+    const pusher = new BenchClient(origin.url, { credentials: user, connections: 8, timeoutMs: 120_000 })
     note(
       `pushing ${opts.blobs} blobs (1 KiB to 4 MiB) and ${opts.large.length} large ones (${opts.large.map(formatSize).join(', ')})`,
     )

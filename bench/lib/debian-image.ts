@@ -19,7 +19,7 @@ import { promisify } from 'node:util'
 import { createGzip } from 'node:zlib'
 import type { BlobFile } from './blob-file.ts'
 import { DEFAULT_CACHE_DIR } from './blob-file.ts'
-import type { RegistryClient } from './registry-client.ts'
+import type { BenchClient } from './registry-client.ts'
 import { MiB } from './units.ts'
 
 const run = promisify(execFile)
@@ -165,7 +165,7 @@ async function load(dir: string, suite: string): Promise<DebianImage> {
 }
 
 /** Pushes the image's layer, config and manifest (under `tag`) to a registry. */
-export async function importImage(client: RegistryClient, repo: string, tag: string, image: DebianImage): Promise<void> {
+export async function importImage(client: BenchClient, repo: string, tag: string, image: DebianImage): Promise<void> {
   await client.pushMonolithic(repo, image.layer)
   await client.pushBytes(repo, image.config)
   const digest = await client.putManifest(repo, tag, image.manifest, OCI_MANIFEST)

@@ -57,7 +57,7 @@ export interface ClientOptions {
 }
 
 /** One registry's blob endpoints over a dedicated keep-alive connection pool. */
-export class RegistryClient {
+export class BenchClient {
   readonly baseUrl: string
   readonly #agent: Agent
   readonly #hwm: number

@@ -1,5 +1,5 @@
 /** What main.ts and the scenarios share: the options, the two sides and their servers, and the recorded samples. */
-import type { RegistryClient } from '../lib/registry-client.ts'
+import type { BenchClient } from '../lib/registry-client.ts'
 import { type BenchServer } from '../lib/servers.ts'
 
 export const SCENARIOS = ['limits', 'push', 'get', 'cache', 'fan', 'manifest', 'memory', 'docker'] as const
@@ -31,9 +31,9 @@ export interface Options {
 
 export interface Pair {
   origin: BenchServer
-  originClient: RegistryClient
+  originClient: BenchClient
   cache?: BenchServer
-  cacheClient?: RegistryClient
+  cacheClient?: BenchClient
   /** Why there is no cache server for this side. */
   cacheMissing?: string
 }

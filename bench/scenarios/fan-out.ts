@@ -1,7 +1,7 @@
 /** Scenario 4: concurrent cold GETs of one blob through the cache: time and bytes the origin sent. */
 import { type BlobFile } from '../lib/blob-file.ts'
 import { readProcIo, waitQuiet } from '../lib/proc.ts'
-import { RegistryClient } from '../lib/registry-client.ts'
+import { BenchClient } from '../lib/registry-client.ts'
 import { note } from '../lib/report.ts'
 import { formatSize, mbPerSecond, round } from '../lib/units.ts'
 import { type Side, type Options, type Pair, fanFailures, record, sortedSides } from './context.ts'
@@ -16,7 +16,7 @@ export async function fanOut(opts: Options, pairs: Record<Side, Pair>, blobs: Bl
       const repo = `admin/bench-fan-${r + 1}`
       await p.originClient.pushMonolithic(repo, blob)
       await waitQuiet(p.origin.pid, 300, 30_000)
-      const c = new RegistryClient(p.cache.url, { credentials: p.cache.credentials, connections: opts.fanClients })
+      const c = new BenchClient(p.cache.url, { credentials: p.cache.credentials, connections: opts.fanClients })
       try {
         await c.authHeaders(repo) // token first, outside the timing (docker holds one before it pulls)
         const io0 = (await readProcIo(p.origin.pid)).wchar

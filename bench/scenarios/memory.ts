@@ -1,7 +1,7 @@
 /** Scenario 6: peak RSS serving concurrent big GETs. */
 import { type BlobFile } from '../lib/blob-file.ts'
 import { waitQuiet, withRssSampling } from '../lib/proc.ts'
-import { RegistryClient } from '../lib/registry-client.ts'
+import { BenchClient } from '../lib/registry-client.ts'
 import { note } from '../lib/report.ts'
 import { formatSize, mbPerSecond, round } from '../lib/units.ts'
 import { type Side, SIDES, type Options, type Pair, record, sortedSides } from './context.ts'
@@ -23,7 +23,7 @@ export async function memory(opts: Options, pairs: Record<Side, Pair>, blob: Blo
       for (const via of ['origin', 'cache'] as const) {
         const server = via === 'cache' ? p.cache : p.origin
         if (!server) continue
-        const c = new RegistryClient(server.url, { credentials: server.credentials, connections: opts.memClients })
+        const c = new BenchClient(server.url, { credentials: server.credentials, connections: opts.memClients })
         try {
           await c.authHeaders(repo)
           const { value: ms, rss } = await withRssSampling(
