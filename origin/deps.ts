@@ -22,7 +22,7 @@ import { TokenService } from './services/tokens.ts'
 import { UploadService } from './services/uploads.ts'
 import { AccessStore } from './storage/access-store.ts'
 import { AccountsStore } from './storage/accounts-store.ts'
-import { FsBlobStore } from './storage/blob-store.ts'
+import { FsBlobStore, type BlobStore } from './storage/blob-store.ts'
 import { openDb, type Db } from './storage/db.ts'
 import { EventsStore } from './storage/events-store.ts'
 import { Metadata } from './storage/metadata.ts'
@@ -38,6 +38,8 @@ export interface OriginDeps {
   log: Logger
   db: Db
   meta: Metadata
+  /** Blob files (content-addressed). */
+  blobs: BlobStore
   registry: RegistryService
   uploads: UploadService
   identity: Identity
@@ -128,6 +130,7 @@ export async function createDeps(
     log,
     db,
     meta,
+    blobs,
     registry,
     uploads,
     identity,
@@ -196,14 +199,34 @@ export async function createIdentity(
     refreshTtlMs: config.refreshTokenTtlMs,
     sessionTtlMs: config.sessionTtlMs,
   })
-  const ldap = new LdapDirectory({ settings, accounts, access: accessStore, events, auth, log: log.child({ component: 'ldap' }), now })
+  const ldap = new LdapDirectory({
+    settings,
+    accounts,
+    access: accessStore,
+    events,
+    auth,
+    log: log.child({ component: 'ldap' }),
+    now,
+  })
   auth.directory = ldap
   const access = new TokenAccessController({ tokens, realm: new URL('/auth/token', config.publicUrl).href })
   let bootstrap: Identity['bootstrap']
   if (accounts.activeAdminCount() === 0 && !accounts.byName(config.adminUser)) {
     const password = config.adminPassword ?? randomBytes(18).toString('base64url')
-    accounts.insert({ name: config.adminUser, kind: 'user', passwordHash: await hashPassword(password), isAdmin: true, now: now() })
-    events.record({ actor: systemActor('system'), action: 'account.create', targetType: 'account', target: config.adminUser, detail: { admin: true } })
+    accounts.insert({
+      name: config.adminUser,
+      kind: 'user',
+      passwordHash: await hashPassword(password),
+      isAdmin: true,
+      now: now(),
+    })
+    events.record({
+      actor: systemActor('system'),
+      action: 'account.create',
+      targetType: 'account',
+      target: config.adminUser,
+      detail: { admin: true },
+    })
     if (!config.adminPassword) bootstrap = { username: config.adminUser, password }
   }
   return { accounts, accessStore, settings, events, permissions, keys, tokens, auth, access, ldap, bootstrap }
@@ -221,7 +244,12 @@ export interface Network {
 }
 
 /** Builds the network services; no I/O happens until a request needs the control plane. */
-export function createNetwork(config: Readonly<OriginConfig>, identity: Identity, log: Logger, now: () => number): Network {
+export function createNetwork(
+  config: Readonly<OriginConfig>,
+  identity: Identity,
+  log: Logger,
+  now: () => number,
+): Network {
   const { keys, tokens, accounts } = identity
   const grants = new BlobGrants({ keys, issuer: tokens.issuer, ttlSeconds: Math.round(config.grantTtlMs / 1000), now })
   const proxies = new TrustedProxies(config.trustedProxies)

@@ -98,7 +98,8 @@ export class RegistryService {
   blob(repository: string, digest: string): BlobInfo {
     const parsed = parseDigest(digest)
     const size = this.#d.meta.linkedBlobSize(repository, parsed.digest)
-    if (size === undefined) throw new OciError('BLOB_UNKNOWN', `blob ${parsed.digest} is unknown to repository ${repository}`)
+    if (size === undefined)
+      throw new OciError('BLOB_UNKNOWN', `blob ${parsed.digest} is unknown to repository ${repository}`)
     return { digest: parsed.digest, size }
   }
 
@@ -154,6 +155,7 @@ export class RegistryService {
    */
   pullManifest(repository: string, reference: string, caller: RegistryCaller): ManifestRow {
     const m = this.manifest(repository, reference)
+    this.#d.meta.markPulled(repository, m.digest, this.#d.now())
     this.#d.events.record({
       actor: caller.actor,
       action: 'pull',
@@ -196,17 +198,25 @@ export class RegistryService {
     const blobs = requiredBlobs(m)
     for (const b of blobs) {
       if (this.#d.meta.linkedBlobSize(repository, b.digest) === undefined) {
-        throw new OciError('MANIFEST_BLOB_UNKNOWN', `blob ${b.digest} is not in repository ${repository}; push it first`, {
-          detail: { digest: b.digest },
-        })
+        throw new OciError(
+          'MANIFEST_BLOB_UNKNOWN',
+          `blob ${b.digest} is not in repository ${repository}; push it first`,
+          {
+            detail: { digest: b.digest },
+          },
+        )
       }
     }
     const children = m.manifests.map((c) => c.digest)
     const missing = this.#d.meta.missingManifests(repository, children)
     if (missing.length > 0) {
-      throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest ${missing[0]} is not in repository ${repository}; push it first`, {
-        detail: { digest: missing[0] },
-      })
+      throw new OciError(
+        'MANIFEST_BLOB_UNKNOWN',
+        `manifest ${missing[0]} is not in repository ${repository}; push it first`,
+        {
+          detail: { digest: missing[0] },
+        },
+      )
     }
     const tags = [...(ref.kind === 'tag' ? [ref.tag] : []), ...extraTags]
     this.#d.meta.putManifest({
@@ -238,7 +248,9 @@ export class RegistryService {
   deleteManifest(repository: string, reference: string, caller: RegistryCaller): void {
     const ref = parseReference(reference, 'unknown')
     const deleted =
-      ref.kind === 'tag' ? this.#d.meta.deleteTag(repository, ref.tag) : this.#d.meta.deleteManifest(repository, ref.digest.digest)
+      ref.kind === 'tag'
+        ? this.#d.meta.deleteTag(repository, ref.tag)
+        : this.#d.meta.deleteManifest(repository, ref.digest.digest)
     if (!deleted) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} is unknown to repository ${repository}`)
     this.#d.events.record({
       actor: caller.actor,

@@ -247,6 +247,10 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE robots;
   ALTER TABLE robots_new RENAME TO robots;
   `,
+  `
+  -- when a manifest was last pulled (a GET of it, by tag or digest): the web UI's "last pulled"
+  ALTER TABLE manifests ADD COLUMN pulled_at INTEGER;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

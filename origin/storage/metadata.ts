@@ -11,6 +11,8 @@ export interface ManifestRow {
   annotations: Record<string, string> | null
   createdAt: number
   pushedBy: string
+  /** When it was last pulled (a GET by tag or digest); null when never. */
+  pulledAt?: number | null
 }
 
 export interface NewManifest {
@@ -44,10 +46,47 @@ export interface UploadRow {
   updatedAt: number
 }
 
+/** A repository with what a listing shows of it. */
+export interface RepositorySummaryRow extends RepositoryRow {
+  tagCount: number
+  /** Bytes of the blobs it links (each counted once). */
+  size: number
+  /** The latest tag push: when and by whom (null for a repository without tags). */
+  pushedAt: number | null
+  pushedBy: string | null
+}
+
+export interface RepositoryFilter {
+  /** Part of the name, matched anywhere. */
+  search?: string
+  namespace?: string
+  visibility?: 'private' | 'public'
+  /** Only repositories in this user's namespace or created by them. */
+  mine?: string
+  sort: 'name' | 'pushed'
+}
+
+/** A tag with the manifest it points at. */
+export interface TagDetailRow {
+  name: string
+  digest: string
+  updatedAt: number
+  pushedBy: string
+  mediaType: string
+  size: number
+  body: Buffer
+  pulledAt: number | null
+}
+
 /** A page of names in lexical order, and whether more follow. */
 export interface NamePage {
   names: string[]
   more: boolean
+}
+
+/** A LIKE pattern's literal text (the statements declare `\\` as their ESCAPE). */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`)
 }
 
 type RawManifest = Omit<ManifestRow, 'annotations'> & { annotations: string | null }
@@ -62,13 +101,17 @@ export class Metadata {
     const p = (sql: string) => db.prepare(sql)
     this.#s = {
       repoId: p('SELECT id FROM repositories WHERE name = ?').pluck(),
-      repoInsert: p('INSERT INTO repositories (name, created_at, created_by) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING'),
+      repoInsert: p(
+        'INSERT INTO repositories (name, created_at, created_by) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING',
+      ),
       repoPage: p('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?').pluck(),
       repoGet: p(`SELECT name, visibility, description, created_at AS createdAt, created_by AS createdBy
                   FROM repositories WHERE name = ?`),
       repoRows: p(`SELECT name, visibility, description, created_at AS createdAt, created_by AS createdBy
                    FROM repositories WHERE name > ? AND (? IS NULL OR name LIKE ? ESCAPE '\\') ORDER BY name LIMIT ?`),
-      repoCreate: p(`INSERT INTO repositories (name, created_at, created_by, visibility, description) VALUES (?, ?, ?, ?, ?)`),
+      repoCreate: p(
+        `INSERT INTO repositories (name, created_at, created_by, visibility, description) VALUES (?, ?, ?, ?, ?)`,
+      ),
       repoUpdate: p('UPDATE repositories SET visibility = ?, description = ? WHERE name = ?'),
       repoDelete: p('DELETE FROM repositories WHERE name = ?'),
       repoTags: p('SELECT count(*) FROM tags t JOIN repositories r ON r.id = t.repository_id WHERE r.name = ?').pluck(),
@@ -86,7 +129,8 @@ export class Metadata {
       ),
       manifestGet: p(
         `SELECT m.digest, m.media_type AS mediaType, m.size, m.body, m.artifact_type AS artifactType,
-                m.subject_digest AS subjectDigest, m.annotations, m.created_at AS createdAt, m.pushed_by AS pushedBy
+                m.subject_digest AS subjectDigest, m.annotations, m.created_at AS createdAt, m.pushed_by AS pushedBy,
+                m.pulled_at AS pulledAt
          FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?`,
       ),
       manifestExists: p('SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?').pluck(),
@@ -115,13 +159,26 @@ export class Metadata {
          ON CONFLICT(repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at,
            pushed_by = excluded.pushed_by`,
       ),
-      tagDelete: p(
-        'DELETE FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?',
-      ),
+      tagDelete: p('DELETE FROM tags WHERE repository_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?'),
       tagPage: p(
         `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
          WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?`,
       ).pluck(),
+      tagDetails: p(
+        `SELECT t.name, t.digest, t.updated_at AS updatedAt, t.pushed_by AS pushedBy, m.media_type AS mediaType,
+                m.size, m.body, m.pulled_at AS pulledAt
+         FROM tags t JOIN repositories r ON r.id = t.repository_id
+         JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+         WHERE r.name = ? ORDER BY t.updated_at DESC, t.name LIMIT ? OFFSET ?`,
+      ),
+      tagsOf: p(
+        `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id
+         WHERE r.name = ? AND t.digest = ? ORDER BY t.name`,
+      ).pluck(),
+      manifestPulled: p(
+        `UPDATE manifests SET pulled_at = ? WHERE repository_id = (SELECT id FROM repositories WHERE name = ?)
+         AND digest = ?`,
+      ),
       uploadInsert: p('INSERT INTO uploads (id, repository, offset, created_at, updated_at) VALUES (?, ?, 0, ?, ?)'),
       uploadGet: p(
         'SELECT id, repository, offset, created_at AS createdAt, updated_at AS updatedAt FROM uploads WHERE id = ?',
@@ -142,7 +199,7 @@ export class Metadata {
 
   /** Repositories after `last` in name order, optionally only those in one namespace; `limit + 1` rows at most. */
   repositoryRows(last: string, limit: number, namespace?: string): RepositoryRow[] {
-    const like = namespace === undefined ? null : `${namespace.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`
+    const like = namespace === undefined ? null : `${escapeLike(namespace)}/%`
     return this.#s.repoRows!.all(last, like, like, limit) as RepositoryRow[]
   }
 
@@ -235,9 +292,67 @@ export class Metadata {
     return this.#s.manifestDelete!.run(repository, digest).changes > 0
   }
 
-  referrers(repository: string, subject: string): Omit<ManifestRow, 'body' | 'subjectDigest' | 'createdAt' | 'pushedBy'>[] {
-    const rows = this.#s.referrers!.all(repository, subject) as Omit<RawManifest, 'body' | 'subjectDigest' | 'createdAt' | 'pushedBy'>[]
-    return rows.map((r) => ({ ...r, annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : null }))
+  referrers(
+    repository: string,
+    subject: string,
+  ): Omit<ManifestRow, 'body' | 'subjectDigest' | 'createdAt' | 'pushedBy'>[] {
+    const rows = this.#s.referrers!.all(repository, subject) as Omit<
+      RawManifest,
+      'body' | 'subjectDigest' | 'createdAt' | 'pushedBy'
+    >[]
+    return rows.map((r) => ({
+      ...r,
+      annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : null,
+    }))
+  }
+
+  /**
+   * Repositories matching the filter with their tag count, size and latest push, sorted by name or latest push
+   * first. All matches are returned: the caller filters them by visibility before it pages.
+   */
+  repositorySummaries(f: RepositoryFilter): RepositorySummaryRow[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (f.search) {
+      where.push(`r.name LIKE ? ESCAPE '\\'`)
+      args.push(`%${escapeLike(f.search)}%`)
+    }
+    if (f.namespace) {
+      where.push(`r.name LIKE ? ESCAPE '\\'`)
+      args.push(`${escapeLike(f.namespace)}/%`)
+    }
+    if (f.visibility) {
+      where.push('r.visibility = ?')
+      args.push(f.visibility)
+    }
+    if (f.mine) {
+      where.push(`(r.name LIKE ? ESCAPE '\\' OR r.created_by = ?)`)
+      args.push(`${escapeLike(f.mine)}/%`, f.mine)
+    }
+    const order = f.sort === 'pushed' ? 'pushedAt IS NULL, pushedAt DESC, r.name' : 'r.name'
+    const sql = `SELECT r.name, r.visibility, r.description, r.created_at AS createdAt, r.created_by AS createdBy,
+        (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tagCount,
+        (SELECT coalesce(sum(b.size), 0) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+           WHERE rb.repository_id = r.id) AS size,
+        (SELECT max(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS pushedAt,
+        (SELECT t.pushed_by FROM tags t WHERE t.repository_id = r.id ORDER BY t.updated_at DESC LIMIT 1) AS pushedBy
+      FROM repositories r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`
+    return this.#db.prepare(sql).all(...args) as RepositorySummaryRow[]
+  }
+
+  /** A page of the repository's tags, latest push first, each with its manifest. */
+  tagDetails(repository: string, offset: number, limit: number): TagDetailRow[] {
+    return this.#s.tagDetails!.all(repository, limit, offset) as TagDetailRow[]
+  }
+
+  /** The tags pointing at a manifest. */
+  tagsOf(repository: string, digest: string): string[] {
+    return this.#s.tagsOf!.all(repository, digest) as string[]
+  }
+
+  /** Records that a manifest was pulled now. */
+  markPulled(repository: string, digest: string, now: number): void {
+    this.#s.manifestPulled!.run(now, repository, digest)
   }
 
   tag(repository: string, tag: string): string | undefined {

@@ -238,10 +238,17 @@ export interface PushedImage {
 export async function pushImage(
   base: string,
   repo: string,
-  opts: { ref?: string; layers?: number; algorithm?: Algorithm; manifest?: Omit<ManifestOptions, 'algorithm'> } = {},
+  opts: {
+    ref?: string
+    layers?: number
+    algorithm?: Algorithm
+    manifest?: Omit<ManifestOptions, 'algorithm'>
+    /** Fields of the image config besides the defaults (`config`, `history` …). */
+    config?: Record<string, unknown>
+  } = {},
 ): Promise<PushedImage> {
   const algorithm = opts.algorithm ?? 'sha256'
-  const config = imageConfig({}, algorithm)
+  const config = imageConfig(opts.config ?? {}, algorithm)
   const layers = Array.from({ length: opts.layers ?? 1 }, () => randomBlob(256, algorithm))
   for (const b of [config, ...layers]) await pushBlob(base, repo, b)
   const manifest = imageManifest({

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { Context } from 'hono'
-import type { z } from 'zod'
+import { z } from 'zod'
 import { oneOf, strict, text } from '../../../lib/validation.ts'
 import type { ApiEnv } from '../../http/api-auth.ts'
 import { assertComponent } from '../../services/common.ts'
@@ -16,10 +16,19 @@ const DESCRIPTION = text(10_000).optional()
  * `teamAccess` and whatever else follows a name is never taken for a part of it.
  */
 const NAME = ':name{[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*}'
+/** `?offset=`: how many items to skip (a whole number, default 0). */
+const OFFSET = z
+  .string({ error: 'must be a whole number' })
+  .regex(/^\d{1,9}$/, { error: 'must be a whole number' })
+  .transform(Number)
+  .default(0)
 const SUBJECTS: Record<string, SubjectType> = { users: 'user', teams: 'team' }
 const ROLE = strict({ role: oneOf(Object.keys(ROLE_NAMES) as [string, ...string[]]) })
 /** DTR's access levels, as its teamAccess endpoints take and show them. */
-const ACCESS_LEVELS = { 'read-only': 'read', 'read-write': 'write', admin: 'admin' } as const satisfies Record<string, Role>
+const ACCESS_LEVELS = { 'read-only': 'read', 'read-write': 'write', admin: 'admin' } as const satisfies Record<
+  string,
+  Role
+>
 const DTR_LEVEL: Record<Role, keyof typeof ACCESS_LEVELS> = { read: 'read-only', write: 'read-write', admin: 'admin' }
 const ACCESS_LEVEL = strict({ accessLevel: oneOf(['read-only', 'read-write', 'admin']) })
 type WithPage = Context<ApiEnv, string, { out: { query: z.output<typeof PAGE_QUERY> } }>
@@ -31,12 +40,14 @@ type WithBody<T extends z.ZodType> = Context<ApiEnv, string, { out: { json: z.ou
  * letter or digit).
  *
  *   /repositories[/<name>]                              list, create, get, change, delete
+ *   /repositories/<name>/_tags                          tags with platforms, sizes, pushes and pulls
+ *   /repositories/<name>/_manifests/<tag|digest>        an image: layers against Dockerfile lines, config, referrers
  *   /repositories/<name>/_grants[/users|teams/<who>]    roles on one repository
  *   /namespaces/<org>/grants[/users|teams/<who>]        roles on every repository of an organization
  *   /repositories/<name>/teamAccess/<team>              DTR's spelling of a team's grant on a repository
  *   /repositoryNamespaces/<org>/teamAccess/<team>       DTR's spelling of a team's grant on a namespace
  */
-export function repositoryRoutes({ repositories, grants }: ApiServices) {
+export function repositoryRoutes({ repositories, images, grants }: ApiServices) {
   const app = new Hono<ApiEnv>()
 
   app.get('/repositories', query(strict({ ...PAGE, namespace: text(255).optional() })), (c) => {
@@ -74,6 +85,14 @@ export function repositoryRoutes({ repositories, grants }: ApiServices) {
   const ns = (c: Context<ApiEnv>) => c.req.param('namespace') ?? ''
 
   // registered before the plain /repositories/<name> routes, whose pattern would also match these paths
+  app.get(`/repositories/${NAME}/_tags`, query(strict({ limit: PAGE.limit, offset: OFFSET })), (c) => {
+    const { limit, offset } = c.req.valid('query')
+    const page = images.tags(caller(c), repo(c), offset, limit)
+    return c.json({ tags: page.items, total: page.total })
+  })
+  app.get(`/repositories/${NAME}/_manifests/:reference`, async (c) =>
+    c.json(await images.image(caller(c), repo(c), c.req.param('reference'))),
+  )
   app.get(`/repositories/${NAME}/_grants`, query(PAGE_QUERY), listGrants('repository', repo))
   app.put(`/repositories/${NAME}/_grants/:kind{users|teams}/:subject`, json(ROLE), setGrant('repository', repo))
   app.delete(`/repositories/${NAME}/_grants/:kind{users|teams}/:subject`, deleteGrant('repository', repo))
@@ -89,11 +108,12 @@ export function repositoryRoutes({ repositories, grants }: ApiServices) {
       ? { repository: { namespace: g.scope.split('/')[0], name: g.scope.split('/').slice(1).join('/') } }
       : { namespace: { name: g.scope } }),
   })
-  const putTeamAccess = (scopeType: ScopeType, scope: (c: Context<ApiEnv>) => string) => (c: WithBody<typeof ACCESS_LEVEL>) => {
-    const role = ACCESS_LEVELS[c.req.valid('json').accessLevel]
-    const g = grants.set(caller(c), scopeType, scope(c), 'team', c.req.param('team') ?? '', role)
-    return c.json(teamAccess(g, scopeType))
-  }
+  const putTeamAccess =
+    (scopeType: ScopeType, scope: (c: Context<ApiEnv>) => string) => (c: WithBody<typeof ACCESS_LEVEL>) => {
+      const role = ACCESS_LEVELS[c.req.valid('json').accessLevel]
+      const g = grants.set(caller(c), scopeType, scope(c), 'team', c.req.param('team') ?? '', role)
+      return c.json(teamAccess(g, scopeType))
+    }
   app.put(`/repositories/${NAME}/teamAccess/:team`, json(ACCESS_LEVEL), putTeamAccess('repository', repo))
   app.delete(`/repositories/${NAME}/teamAccess/:team`, (c) => {
     grants.delete(caller(c), 'repository', repo(c), 'team', c.req.param('team'))

@@ -3,6 +3,7 @@ import { AccountsService } from '../../services/accounts.ts'
 import { AuditLog } from '../../services/audit.ts'
 import { CacheSettingsService } from '../../services/cache-settings.ts'
 import { GrantsService } from '../../services/grants.ts'
+import { ImagesService } from '../../services/images.ts'
 import { OrgsService } from '../../services/orgs.ts'
 import { PersonalTokensService } from '../../services/personal-tokens.ts'
 import { RepositoriesService } from '../../services/repositories.ts'
@@ -15,6 +16,7 @@ export interface ApiServices {
   accounts: AccountsService
   orgs: OrgsService
   repositories: RepositoriesService
+  images: ImagesService
   grants: GrantsService
   tokens: PersonalTokensService
   robots: RobotsService
@@ -32,6 +34,13 @@ export function createApiServices(deps: OriginDeps): ApiServices {
     accounts: new AccountsService({ accounts, access, auth, permissions, events, meta, now }),
     orgs: new OrgsService({ accounts, access, auth, permissions, events, now }),
     repositories,
+    images: new ImagesService({
+      meta,
+      blobs: deps.blobs,
+      repositories,
+      permissions,
+      log: deps.log.child({ component: 'images' }),
+    }),
     grants: new GrantsService({ accounts, access, permissions, repositories, events, now }),
     tokens: new PersonalTokensService({ accounts, access, auth, permissions, events, now }),
     robots: new RobotsService({ accounts, access, auth, permissions, events, now }),
