@@ -6,6 +6,8 @@ import { requestLog } from '../lib/request-log.ts'
 import type { OriginDeps } from './deps.ts'
 import { clientAddress, clientAddressMiddleware } from './http/client-address.ts'
 import { apiRoutes } from './routes/api/index.ts'
+import { createApiServices } from './routes/api/services.ts'
+import { uiRoutes } from './ui/routes.tsx'
 import { tokenRoutes } from './routes/token.ts'
 import type { AppEnv } from './http/env.ts'
 import { OriginMetrics } from './prometheus.ts'
@@ -38,7 +40,9 @@ export function buildApp(deps: OriginDeps) {
   )
   app.route('/v2/', v2Routes({ ...deps, grants: deps.network.grants, redirects: deps.network.redirects }))
   app.route('/auth', tokenRoutes(deps.identity))
-  app.route('/api/v0', apiRoutes(deps))
+  const services = createApiServices(deps)
+  app.route('/api/v0', apiRoutes(deps, services))
+  app.route('/', uiRoutes(deps, services))
   app.get(
     '/metrics',
     metricsHandler({
@@ -50,6 +54,8 @@ export function buildApp(deps: OriginDeps) {
   app.route('/', healthRoutes(deps.readiness, { ping: true }))
   // the first health endpoint, kept for the scripts that call it
   app.get('/health', (c) => c.json({ status: 'ok' }))
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404))
+  app.notFound((c) =>
+    c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  )
   return app
 }

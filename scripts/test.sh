@@ -40,6 +40,14 @@ if ! bash scripts/ldap.sh install; then
   echo "!!! ================================================================== !!!" >&2
 fi
 
+step "chromium and busybox for the web UI's browser tests"
+if ! bash scripts/ui.sh install; then
+  echo "!!! ================================================================== !!!" >&2
+  echo "!!! chromium could not be installed: the browser tests will be SKIPPED  !!!" >&2
+  echo "!!! (run as root on Debian so scripts/ui.sh can install it)             !!!" >&2
+  echo "!!! ================================================================== !!!" >&2
+fi
+
 step "tests"
 report=$(mktemp -t wharf-vitest-XXXXXX.json)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"

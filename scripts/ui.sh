@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# scripts/ui.sh — the browser for the web UI's tests (issue 12, not written yet): Debian's chromium, to be run by
-# playwright-core (whose own `playwright install` cannot download browsers here).
+# scripts/ui.sh — what the web UI's tests need: Debian's chromium, run by playwright-core (whose own
+# `playwright install` cannot download browsers here), and a static busybox, the shell of the image the browser
+# journey builds with docker (RUN lines need one; FROM scratch has none).
 #
-#   bash scripts/ui.sh install   install chromium when missing (apt-get; needs root)
-#   bash scripts/ui.sh check     exit 0 when /usr/bin/chromium is present, 1 otherwise
+#   bash scripts/ui.sh install   install chromium and busybox-static when missing (apt-get; needs root)
+#   bash scripts/ui.sh check     exit 0 when /usr/bin/chromium and /bin/busybox are present, 1 otherwise
 #
 # Idempotent.
 set -euo pipefail
 
-PACKAGES="chromium"
+PACKAGES="chromium busybox-static"
 CHROMIUM=/usr/bin/chromium
+BUSYBOX=/bin/busybox
 log() { echo "[ui] $*" >&2; }
 
 # shellcheck source=lib/apt.sh
@@ -17,7 +19,8 @@ log() { echo "[ui] $*" >&2; }
 
 cmd_check() {
   [ -x "$CHROMIUM" ] || { log "$CHROMIUM not found — run: sudo bash $0 install"; return 1; }
-  log "chromium present: $("$CHROMIUM" --version 2>/dev/null | head -1)"
+  [ -x "$BUSYBOX" ] || { log "$BUSYBOX not found — run: sudo bash $0 install"; return 1; }
+  log "chromium present: $("$CHROMIUM" --version 2>/dev/null | head -1); busybox at $BUSYBOX"
 }
 
 cmd_install() {

@@ -7,11 +7,14 @@ import {
   type ParsedImageConfig,
 } from '../../oci/image-config.ts'
 import { parseManifest, type Descriptor, type ParsedManifest } from '../../oci/manifest.ts'
-import { parseReference } from '../../oci/reference.ts'
+import { isValidTag, parseReference } from '../../oci/reference.ts'
+import { OciError } from '../../oci/errors.ts'
 import { ApiError } from '../../lib/api-error.ts'
 import type { BlobStore } from '../storage/blob-store.ts'
 import type { ManifestRow, Metadata, RepositoryFilter, RepositorySummaryRow } from '../storage/metadata.ts'
-import { iso } from './common.ts'
+import { allow, iso, signedIn } from './common.ts'
+import { actorOf } from './events.ts'
+import type { RegistryService } from './registry.ts'
 import { namespaceOf, type Action, type Caller, type Permissions } from './permissions.ts'
 import type { RepositoriesService, Visibility } from './repositories.ts'
 
@@ -109,6 +112,7 @@ export interface ImageView {
 
 export interface ImagesDeps {
   meta: Metadata
+  registry: Pick<RegistryService, 'deleteManifest'>
   blobs: BlobStore
   repositories: RepositoriesService
   permissions: Permissions
@@ -149,25 +153,48 @@ export class ImagesService {
   }
 
   /** A page of a repository's tags, latest push first. */
-  tags(caller: Caller, repository: string, offset: number, limit: number): { items: TagView[]; total: number } {
+  async tags(
+    caller: Caller,
+    repository: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: TagView[]; total: number }> {
     this.#d.repositories.visible(caller.principal, repository)
     const rows = this.#d.meta.tagDetails(repository, offset, limit)
-    const items = rows.map((t) => {
+    const items: TagView[] = []
+    for (const t of rows) {
       const m = parse(t.body, t.mediaType)
       const kind = kindOf(m)
-      return {
+      items.push({
         name: t.name,
         digest: t.digest,
         mediaType: t.mediaType,
         kind,
         size: m && !m.isIndex ? imageSize(m) : null,
-        platforms: m?.isIndex ? this.#platforms(repository, m) : [],
+        platforms: m?.isIndex
+          ? this.#platforms(repository, m)
+          : m && kind === 'image'
+            ? [await this.#imagePlatform(t.digest, m)]
+            : [],
         pushedBy: t.pushedBy,
         pushedAt: iso(t.updatedAt),
         pulledAt: iso(t.pulledAt),
-      }
-    })
+      })
+    }
     return { items, total: this.#d.meta.tagCount(repository) }
+  }
+
+  /** A single image's platform, from its config. */
+  async #imagePlatform(digest: string, m: ParsedManifest): Promise<PlatformView> {
+    const config = m.config ? await this.#readConfig(m.config) : undefined
+    const summary = config && 'summary' in config ? config.summary : undefined
+    return {
+      os: summary?.os ?? null,
+      architecture: summary?.architecture ?? null,
+      variant: summary?.variant ?? null,
+      digest,
+      size: imageSize(m),
+    }
   }
 
   /** A manifest or index by tag or digest, as the image page shows it. */
@@ -221,6 +248,21 @@ export class ImagesService {
     view.config = config.summary
     view.steps = alignHistory(config.history, m.layers)
     return view
+  }
+
+  /** Deletes a tag (the manifest stays, reachable by digest); for those who may delete in the repository. */
+  deleteTag(caller: Caller, repository: string, tag: string): void {
+    const p = signedIn(caller)
+    this.#d.repositories.visible(p, repository)
+    allow(this.#d.permissions.actions(p, repository).has('delete'), `you may not delete tags of ${repository}`)
+    if (!isValidTag(tag)) throw new ApiError('BAD_REQUEST', `invalid tag "${tag.slice(0, 100)}"`)
+    try {
+      this.#d.registry.deleteManifest(repository, tag, { actor: actorOf(p), address: caller.address })
+    } catch (err) {
+      if (err instanceof OciError && err.code === 'MANIFEST_UNKNOWN')
+        throw new ApiError('NOT_FOUND', `${repository} has no tag ${tag}`)
+      throw err
+    }
   }
 
   #manifest(repository: string, reference: string): ManifestRow {

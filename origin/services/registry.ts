@@ -76,6 +76,7 @@ export class RegistryService {
         name,
         visibility: 'private',
         description: '',
+        longDescription: '',
         createdAt: this.#d.now(),
         createdBy: caller.actor.name,
       })

@@ -14,6 +14,8 @@ export interface RepositoryView {
   namespace: string
   visibility: Visibility
   description: string
+  /** Markdown. */
+  longDescription: string
   tagCount: number
   createdAt: string
   createdBy: string
@@ -65,7 +67,10 @@ export class RepositoriesService {
   }
 
   /** Creates an empty repository in a user's or organization's namespace; private unless asked otherwise. */
-  create(caller: Caller, input: { name: string; visibility?: Visibility; description?: string }): RepositoryView {
+  create(
+    caller: Caller,
+    input: { name: string; visibility?: Visibility; description?: string; longDescription?: string },
+  ): RepositoryView {
     const p = signedIn(caller)
     const name = input.name
     if (!isValidName(name) || !name.includes('/')) {
@@ -87,6 +92,7 @@ export class RepositoriesService {
       name,
       visibility: input.visibility ?? 'private',
       description: input.description ?? '',
+      longDescription: input.longDescription ?? '',
       createdAt: this.#d.now(),
       createdBy: p.name,
     }
@@ -101,8 +107,12 @@ export class RepositoriesService {
     return this.#view(p, row)
   }
 
-  /** Changes visibility or description (repository admins, namespace owners, admins). */
-  update(caller: Caller, name: string, patch: { visibility?: Visibility; description?: string }): RepositoryView {
+  /** Changes visibility or descriptions (repository admins, namespace owners, admins). */
+  update(
+    caller: Caller,
+    name: string,
+    patch: { visibility?: Visibility; description?: string; longDescription?: string },
+  ): RepositoryView {
     const p = signedIn(caller)
     const repo = this.visible(p, name)
     allow(this.#d.permissions.canAdminRepository(p, name), `only admins of ${name} may change it`)
@@ -110,8 +120,9 @@ export class RepositoriesService {
       ...repo,
       visibility: patch.visibility ?? repo.visibility,
       description: patch.description ?? repo.description,
+      longDescription: patch.longDescription ?? repo.longDescription,
     }
-    this.#d.meta.updateRepository(name, updated.visibility, updated.description)
+    this.#d.meta.updateRepository(name, updated.visibility, updated.description, updated.longDescription)
     const detail: Record<string, unknown> = { changed: Object.keys(patch) }
     if (patch.visibility !== undefined) detail.visibility = updated.visibility
     audit(this.#d.events, caller, 'repository.update', 'repository', name, detail)
@@ -146,6 +157,7 @@ export class RepositoriesService {
       namespace: namespaceOf(r.name),
       visibility: r.visibility,
       description: r.description,
+      longDescription: r.longDescription,
       tagCount: this.#d.meta.tagCount(r.name),
       createdAt: iso(r.createdAt),
       createdBy: r.createdBy,

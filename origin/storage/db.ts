@@ -251,6 +251,10 @@ export const MIGRATIONS: readonly string[] = [
   -- when a manifest was last pulled (a GET of it, by tag or digest): the web UI's "last pulled"
   ALTER TABLE manifests ADD COLUMN pulled_at INTEGER;
   `,
+  `
+  -- a repository's long description (Markdown), besides the short one
+  ALTER TABLE repositories ADD COLUMN long_description TEXT NOT NULL DEFAULT '';
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -34,6 +34,8 @@ export interface RepositoryRow {
   name: string
   visibility: 'private' | 'public'
   description: string
+  /** Markdown, shown on the repository's page. */
+  longDescription: string
   createdAt: number
   createdBy: string
 }
@@ -105,14 +107,15 @@ export class Metadata {
         'INSERT INTO repositories (name, created_at, created_by) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING',
       ),
       repoPage: p('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?').pluck(),
-      repoGet: p(`SELECT name, visibility, description, created_at AS createdAt, created_by AS createdBy
+      repoGet: p(`SELECT name, visibility, description, long_description AS longDescription, created_at AS createdAt, created_by AS createdBy
                   FROM repositories WHERE name = ?`),
-      repoRows: p(`SELECT name, visibility, description, created_at AS createdAt, created_by AS createdBy
+      repoRows: p(`SELECT name, visibility, description, long_description AS longDescription, created_at AS createdAt, created_by AS createdBy
                    FROM repositories WHERE name > ? AND (? IS NULL OR name LIKE ? ESCAPE '\\') ORDER BY name LIMIT ?`),
       repoCreate: p(
-        `INSERT INTO repositories (name, created_at, created_by, visibility, description) VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO repositories (name, created_at, created_by, visibility, description, long_description)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       ),
-      repoUpdate: p('UPDATE repositories SET visibility = ?, description = ? WHERE name = ?'),
+      repoUpdate: p('UPDATE repositories SET visibility = ?, description = ?, long_description = ? WHERE name = ?'),
       repoDelete: p('DELETE FROM repositories WHERE name = ?'),
       repoTags: p('SELECT count(*) FROM tags t JOIN repositories r ON r.id = t.repository_id WHERE r.name = ?').pluck(),
       blobInsert: p('INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT(digest) DO NOTHING'),
@@ -204,11 +207,11 @@ export class Metadata {
   }
 
   createRepository(r: RepositoryRow): void {
-    this.#s.repoCreate!.run(r.name, r.createdAt, r.createdBy, r.visibility, r.description)
+    this.#s.repoCreate!.run(r.name, r.createdAt, r.createdBy, r.visibility, r.description, r.longDescription)
   }
 
-  updateRepository(name: string, visibility: 'private' | 'public', description: string): void {
-    this.#s.repoUpdate!.run(visibility, description, name)
+  updateRepository(name: string, visibility: 'private' | 'public', description: string, longDescription: string): void {
+    this.#s.repoUpdate!.run(visibility, description, longDescription, name)
   }
 
   /** Deletes a repository with its manifests, tags and blob links (the blob files stay for garbage collection). */
@@ -330,7 +333,7 @@ export class Metadata {
       args.push(`${escapeLike(f.mine)}/%`, f.mine)
     }
     const order = f.sort === 'pushed' ? 'pushedAt IS NULL, pushedAt DESC, r.name' : 'r.name'
-    const sql = `SELECT r.name, r.visibility, r.description, r.created_at AS createdAt, r.created_by AS createdBy,
+    const sql = `SELECT r.name, r.visibility, r.description, r.long_description AS longDescription, r.created_at AS createdAt, r.created_by AS createdBy,
         (SELECT count(*) FROM tags t WHERE t.repository_id = r.id) AS tagCount,
         (SELECT coalesce(sum(b.size), 0) FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
            WHERE rb.repository_id = r.id) AS size,

@@ -83,7 +83,7 @@ beforeAll(async () => {
 
   const adminToken = await tokenFor(origin.url, ['repository:acme/app:pull,push', 'repository:acme/public:pull,push', 'repository:alice/private:pull,push'], TEST_ADMIN)
   for (const repo of ['acme/app', 'acme/public', 'alice/private']) expect(await pushImage(repo, adminToken)).toBe(201)
-  origin.deps.meta.updateRepository('acme/public', 'public', '')
+  origin.deps.meta.updateRepository('acme/public', 'public', '', '')
 
   const r = auth.createRobot({
     namespace: 'acme',

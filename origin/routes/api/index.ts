@@ -12,7 +12,7 @@ import { ldapApiRoutes } from './ldap.ts'
 import { orgRoutes } from './orgs.ts'
 import { repositoryRoutes } from './repositories.ts'
 import { robotRoutes } from './robots.ts'
-import { createApiServices } from './services.ts'
+import { createApiServices, type ApiServices } from './services.ts'
 import { sessionRoutes } from './session.ts'
 import { settingsRoutes } from './settings.ts'
 import { tokenApiRoutes } from './tokens.ts'
@@ -22,8 +22,7 @@ import { tokenApiRoutes } from './tokens.ts'
  * token or robot secret), a personal access token as a bearer token, or the session cookie (never a registry token); without credentials they are anonymous. Every failure is
  * `{ error: { code, message, detail } }` with a stable code.
  */
-export function apiRoutes(deps: OriginDeps) {
-  const services = createApiServices(deps)
+export function apiRoutes(deps: OriginDeps, services: ApiServices = createApiServices(deps)) {
   const api = new Hono<ApiEnv>()
 
   api.onError(apiErrorHandler(deps.log))

@@ -11,6 +11,7 @@ import type { ApiServices } from './services.ts'
 
 const VISIBILITY = oneOf(['private', 'public'])
 const DESCRIPTION = text(10_000).optional()
+const LONG_DESCRIPTION = text(100_000).optional()
 /**
  * A repository name in a path: components that start with a lowercase letter or digit, so that `_grants`,
  * `teamAccess` and whatever else follows a name is never taken for a part of it.
@@ -63,7 +64,14 @@ export function repositoryRoutes({ repositories, images, grants }: ApiServices) 
 
   app.post(
     '/repositories',
-    json(strict({ name: text(255, 1), visibility: VISIBILITY.optional(), description: DESCRIPTION })),
+    json(
+      strict({
+        name: text(255, 1),
+        visibility: VISIBILITY.optional(),
+        description: DESCRIPTION,
+        longDescription: LONG_DESCRIPTION,
+      }),
+    ),
     (c) => c.json(repositories.create(caller(c), c.req.valid('json')), 201),
   )
 
@@ -85,9 +93,9 @@ export function repositoryRoutes({ repositories, images, grants }: ApiServices) 
   const ns = (c: Context<ApiEnv>) => c.req.param('namespace') ?? ''
 
   // registered before the plain /repositories/<name> routes, whose pattern would also match these paths
-  app.get(`/repositories/${NAME}/_tags`, query(strict({ limit: PAGE.limit, offset: OFFSET })), (c) => {
+  app.get(`/repositories/${NAME}/_tags`, query(strict({ limit: PAGE.limit, offset: OFFSET })), async (c) => {
     const { limit, offset } = c.req.valid('query')
-    const page = images.tags(caller(c), repo(c), offset, limit)
+    const page = await images.tags(caller(c), repo(c), offset, limit)
     return c.json({ tags: page.items, total: page.total })
   })
   app.get(`/repositories/${NAME}/_manifests/:reference`, async (c) =>
@@ -132,7 +140,7 @@ export function repositoryRoutes({ repositories, images, grants }: ApiServices) 
 
   app.patch(
     `/repositories/${NAME}`,
-    json(strict({ visibility: VISIBILITY.optional(), description: DESCRIPTION })),
+    json(strict({ visibility: VISIBILITY.optional(), description: DESCRIPTION, longDescription: LONG_DESCRIPTION })),
     (c) => c.json(repositories.update(caller(c), c.req.param('name'), c.req.valid('json'))),
   )
 

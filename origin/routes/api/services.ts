@@ -36,6 +36,7 @@ export function createApiServices(deps: OriginDeps): ApiServices {
     repositories,
     images: new ImagesService({
       meta,
+      registry: deps.registry,
       blobs: deps.blobs,
       repositories,
       permissions,

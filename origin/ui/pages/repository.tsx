@@ -1,0 +1,300 @@
+import type { FC } from 'hono/jsx'
+import type { GrantView } from '../../services/grants.ts'
+import type { TagView } from '../../services/images.ts'
+import type { RepositoryView } from '../../services/repositories.ts'
+import { bytes, Copyable, Digest, Markdown, Time } from '../format.tsx'
+import { Layout, PostForm, type PageContext } from '../layout.tsx'
+
+export interface RepositoryPageProps {
+  ctx: PageContext
+  repo: RepositoryView
+  tags: { items: TagView[]; total: number; offset: number; limit: number }
+  /** The repository's grants, for its admins (undefined for others). */
+  grants: GrantView[] | undefined
+  now: number
+  notice?: string
+  error?: string
+}
+
+export const Platforms: FC<{ tag: TagView }> = ({ tag }) =>
+  tag.platforms.length === 0 ? (
+    <span class="muted">{tag.kind}</span>
+  ) : (
+    <ul class="platforms">
+      {tag.platforms.map((p) => (
+        <li>
+          {p.os ?? '?'}/{p.architecture ?? '?'}
+          {p.variant ? `/${p.variant}` : ''}
+          {tag.kind === 'index' ? <span class="muted small"> {bytes(p.size)}</span> : null}
+        </li>
+      ))}
+    </ul>
+  )
+
+const TagsTable: FC<RepositoryPageProps> = ({ repo, tags, now }) => {
+  const canDelete = repo.actions.includes('delete')
+  const base = `/repositories/${repo.name}`
+  return (
+    <section aria-labelledby="tags-h">
+      <h2 id="tags-h">
+        Tags <span class="muted">({tags.total})</span>
+      </h2>
+      {tags.items.length === 0 ? (
+        <p class="muted">No tags yet: push one with the command above.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="list" id="tags">
+            <thead>
+              <tr>
+                <th scope="col">Tag</th>
+                <th scope="col">Digest</th>
+                <th scope="col">OS/Arch</th>
+                <th scope="col" class="num">
+                  Size
+                </th>
+                <th scope="col">Pushed</th>
+                <th scope="col">Last pulled</th>
+                {canDelete ? (
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                ) : null}
+              </tr>
+            </thead>
+            <tbody>
+              {tags.items.map((t) => (
+                <tr data-tag={t.name}>
+                  <td>
+                    <a href={`${base}/_image/${t.name}`} class="tag">
+                      {t.name}
+                    </a>
+                  </td>
+                  <td>
+                    <Digest digest={t.digest} />
+                  </td>
+                  <td>
+                    <Platforms tag={t} />
+                  </td>
+                  <td class="num">
+                    {t.size !== null ? bytes(t.size) : bytes(t.platforms.reduce((a, p) => a + (p.size ?? 0), 0))}
+                  </td>
+                  <td>
+                    <Time iso={t.pushedAt} now={now} /> by <span class="who-name">{t.pushedBy}</span>
+                  </td>
+                  <td>
+                    <Time iso={t.pulledAt} now={now} />
+                  </td>
+                  {canDelete ? (
+                    <td>
+                      <a
+                        href={`${base}/_tags/${t.name}/delete`}
+                        class="danger-link"
+                        aria-label={`Delete tag ${t.name}`}
+                      >
+                        Delete
+                      </a>
+                    </td>
+                  ) : null}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {tags.total > tags.limit ? (
+        <nav class="pager" aria-label="Tag pages">
+          {tags.offset > 0 ? (
+            <a href={`${base}?offset=${Math.max(0, tags.offset - tags.limit)}`} rel="prev">
+              ← Newer
+            </a>
+          ) : (
+            <span />
+          )}
+          <span>
+            {tags.offset + 1}–{Math.min(tags.total, tags.offset + tags.limit)} of {tags.total}
+          </span>
+          {tags.offset + tags.limit < tags.total ? (
+            <a href={`${base}?offset=${tags.offset + tags.limit}`} rel="next">
+              Older →
+            </a>
+          ) : (
+            <span />
+          )}
+        </nav>
+      ) : null}
+    </section>
+  )
+}
+
+const ROLES = ['read', 'write', 'admin'] as const
+
+const Access: FC<RepositoryPageProps> = ({ ctx, repo, grants }) => {
+  if (!grants) return null
+  const base = `/repositories/${repo.name}`
+  return (
+    <section aria-labelledby="access-h">
+      <h2 id="access-h">Who has access</h2>
+      <p class="muted small">
+        Besides these grants: the owners of {repo.namespace} and system administrators administer it
+        {repo.visibility === 'public' ? ', and everyone may pull it' : ''}. Organization-wide grants are on the
+        organization's page.
+      </p>
+      {grants.length === 0 ? (
+        <p class="muted">No grants on this repository.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="list" id="grants">
+            <thead>
+              <tr>
+                <th scope="col">Who</th>
+                <th scope="col">Level</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {grants.map((g) => (
+                <tr>
+                  <td>
+                    <span class="badge">{g.subjectType}</span> {g.subject}
+                  </td>
+                  <td>{g.role}</td>
+                  <td>
+                    <PostForm action={`${base}/_access/remove`} csrf={ctx.csrf} class="inline">
+                      <input type="hidden" name="subjectType" value={g.subjectType} />
+                      <input type="hidden" name="subject" value={g.subject} />
+                      <button type="submit" class="link danger-link">
+                        Remove
+                      </button>
+                    </PostForm>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <PostForm action={`${base}/_access`} csrf={ctx.csrf} class="row-form">
+        <label>
+          Kind
+          <select name="subjectType">
+            <option value="user">user</option>
+            <option value="team">team of {repo.namespace}</option>
+          </select>
+        </label>
+        <label>
+          Name
+          <input name="subject" required maxlength={255} />
+        </label>
+        <label>
+          Level
+          <select name="role">
+            {ROLES.map((r) => (
+              <option value={r}>{r}</option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Grant</button>
+      </PostForm>
+    </section>
+  )
+}
+
+const Settings: FC<RepositoryPageProps> = ({ ctx, repo }) => {
+  if (!repo.actions.includes('delete')) return null
+  return (
+    <section aria-labelledby="settings-h">
+      <h2 id="settings-h">Settings</h2>
+      <PostForm action={`/repositories/${repo.name}/_settings`} csrf={ctx.csrf} class="stack">
+        <label>
+          Visibility
+          <select name="visibility">
+            <option value="private" selected={repo.visibility === 'private'}>
+              private: only those with access
+            </option>
+            <option value="public" selected={repo.visibility === 'public'}>
+              public: everyone may pull
+            </option>
+          </select>
+        </label>
+        <label>
+          Short description
+          <input name="description" value={repo.description} maxlength={10000} />
+        </label>
+        <label>
+          Long description (Markdown)
+          <textarea name="longDescription" rows={8} maxlength={100000}>
+            {repo.longDescription}
+          </textarea>
+        </label>
+        <button type="submit" class="primary">
+          Save
+        </button>
+      </PostForm>
+    </section>
+  )
+}
+
+export const RepositoryPage: FC<RepositoryPageProps> = (p) => {
+  const { repo, ctx } = p
+  const first = p.tags.items[0]?.name ?? 'latest'
+  return (
+    <Layout ctx={ctx} title={repo.name}>
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <a href="/repositories">Repositories</a> /{' '}
+        <a href={`/repositories?namespace=${repo.namespace}`}>{repo.namespace}</a>
+      </nav>
+      <header class="page-head">
+        <h1>
+          {repo.name} <span class={`badge ${repo.visibility}`}>{repo.visibility}</span>
+        </h1>
+        {repo.description ? <p class="lead">{repo.description}</p> : null}
+        <Copyable text={`docker pull ${ctx.registryHost}/${repo.name}:${first}`} label="the pull command" />
+      </header>
+      {p.notice ? (
+        <p class="notice" role="status">
+          {p.notice}
+        </p>
+      ) : null}
+      {p.error ? (
+        <p class="alert" role="alert">
+          {p.error}
+        </p>
+      ) : null}
+      <TagsTable {...p} />
+      {repo.longDescription ? (
+        <section aria-labelledby="about-h">
+          <h2 id="about-h">About</h2>
+          <Markdown source={repo.longDescription} />
+        </section>
+      ) : null}
+      <Access {...p} />
+      <Settings {...p} />
+    </Layout>
+  )
+}
+
+export const DeleteTagPage: FC<{ ctx: PageContext; repo: RepositoryView; tag: { name: string; digest: string } }> = ({
+  ctx,
+  repo,
+  tag,
+}) => (
+  <Layout ctx={ctx} title={`Delete ${repo.name}:${tag.name}`}>
+    <section class="card confirm">
+      <h1>
+        Delete tag {repo.name}:{tag.name}?
+      </h1>
+      <p>
+        The tag goes; the image <Digest digest={tag.digest} /> stays reachable by its digest
+        {tag.name === 'latest' ? ', and `docker pull` without a tag will fail' : ''}.
+      </p>
+      <PostForm action={`/repositories/${repo.name}/_tags/${tag.name}/delete`} csrf={ctx.csrf} class="row-form">
+        <button type="submit" class="danger">
+          Delete {tag.name}
+        </button>
+        <a href={`/repositories/${repo.name}`}>Cancel</a>
+      </PostForm>
+    </section>
+  </Layout>
+)

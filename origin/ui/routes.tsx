@@ -1,0 +1,332 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import type { JSX } from 'hono/jsx/jsx-runtime'
+import { ApiError } from '../../lib/api-error.ts'
+import type { OriginDeps } from '../deps.ts'
+import { SESSION_COOKIE } from '../http/api-auth.ts'
+import { clientAddress } from '../http/client-address.ts'
+import type { ApiServices } from '../routes/api/services.ts'
+import type { GrantView } from '../services/grants.ts'
+import type { Caller } from '../services/permissions.ts'
+import type { UiEnv } from './env.ts'
+import { ErrorPage, type PageContext, type Section } from './layout.tsx'
+import { ImagePage } from './pages/image.tsx'
+import { LoginPage } from './pages/login.tsx'
+import { RepositoriesPage, RepositoryResults, type RepositoriesQuery } from './pages/repositories.tsx'
+import { DeleteTagPage, RepositoryPage } from './pages/repository.tsx'
+import { CSRF_COOKIE, csrfValid, newCsrfToken, securityHeaders, session } from './security.ts'
+
+/** A repository name in a path, as /api/v0 reads it (components that start with a letter or digit). */
+const NAME = ':name{[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*}'
+const TAGS_PER_PAGE = 50
+const REPOSITORIES_PER_PAGE = 25
+const ROLES = new Set(['read', 'write', 'admin'])
+
+interface Asset {
+  body: Buffer
+  type: string
+  etag: string
+}
+
+function asset(path: string, type: string): Asset {
+  const body = readFileSync(path)
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` }
+}
+
+/** The files pages load, read once at start-up: htmx from its package, the rest from ./assets. */
+function loadAssets(): Map<string, Asset> {
+  const require = createRequire(import.meta.url)
+  const here = (f: string) => fileURLToPath(new URL(`./assets/${f}`, import.meta.url))
+  return new Map([
+    ['htmx.min.js', asset(require.resolve('htmx.org/dist/htmx.min.js'), 'text/javascript; charset=utf-8')],
+    ['app.js', asset(here('app.js'), 'text/javascript; charset=utf-8')],
+    ['app.css', asset(here('app.css'), 'text/css; charset=utf-8')],
+    ['favicon.svg', asset(here('favicon.svg'), 'image/svg+xml')],
+  ])
+}
+
+/**
+ * The web UI, served by the origin: server-rendered pages (hono's JSX, which escapes every value) over the same
+ * services as /api/v0, so no rule exists twice. Pages read without JavaScript; htmx (from its npm package, under
+ * /static) only makes filters update in place. Signed in by the session cookie /api/v0/login also sets; every
+ * POST carries the CSRF token of its form; the Content-Security-Policy allows no inline script or style.
+ */
+export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
+  const app = new Hono<UiEnv>()
+  const assets = loadAssets()
+  const secure = deps.config.publicUrl.protocol === 'https:'
+  const registryHost = deps.config.publicUrl.host
+  const sessionCookie = { path: '/', httpOnly: true, sameSite: 'Strict', secure } as const
+  const { images, repositories, grants, sessions } = services
+
+  app.get('/static/:file', securityHeaders(), (c) => {
+    const a = assets.get(param(c, 'file'))
+    if (!a) return c.text('not found', 404)
+    c.header('Cache-Control', 'public, max-age=300, must-revalidate')
+    c.header('ETag', a.etag)
+    if (c.req.header('if-none-match') === a.etag) return c.body(null, 304)
+    c.header('Content-Type', a.type)
+    return c.body(new Uint8Array(a.body))
+  })
+
+  // every page: security headers, the session and the CSRF token; every POST: the token checked
+  const pages: MiddlewareHandler<UiEnv>[] = [
+    securityHeaders(),
+    async (c, next) => {
+      c.set('publicOrigin', deps.config.publicUrl.origin)
+      await next()
+    },
+    session({ auth: deps.identity.auth, secure }),
+    async (c, next) => {
+      if (c.req.method !== 'POST' || (await csrfValid(c))) return next()
+      c.status(403)
+      return c.html(
+        <ErrorPage
+          ctx={ctxOf(c)}
+          status={403}
+          title="This form has expired"
+          message="The form was not sent from one of this registry's own pages (or was opened before you signed in). Go back, reload the page and try again."
+        />,
+      )
+    },
+  ]
+  for (const path of ['/', '/login', '/logout', '/repositories', '/repositories/*']) app.use(path, ...pages)
+
+  const ctxOf = (c: Context<UiEnv>, section?: Section): PageContext => ({
+    principal: c.get('principal'),
+    csrf: c.get('csrf'),
+    registryHost,
+    ...(section ? { section } : {}),
+  })
+  const callerOf = (c: Context<UiEnv>): Caller => ({
+    principal: c.get('principal'),
+    via: c.get('via'),
+    address: clientAddress(c),
+  })
+  /** Runs a page handler; a refusal of the services (not found, forbidden …) becomes a page saying so. */
+  const render =
+    (
+      section: Section | undefined,
+      handler: (c: Context<UiEnv>) => Promise<Response | JSX.Element> | Response | JSX.Element,
+    ) =>
+    async (c: Context<UiEnv>) => {
+      try {
+        const out = await handler(c)
+        return out instanceof Response ? out : c.html(out)
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err
+        if (err.status === 401 && c.req.method === 'GET')
+          return c.redirect(`/login?next=${encodeURIComponent(pathOf(c))}`)
+        c.status(err.status as 400)
+        const title = err.status === 404 ? 'Not found' : err.status === 403 ? 'Not allowed' : 'That did not work'
+        return c.html(<ErrorPage ctx={ctxOf(c, section)} status={err.status} title={title} message={err.message} />)
+      }
+    }
+
+  app.get('/', (c) => c.redirect(c.get('principal').kind === 'user' ? '/repositories' : '/login'))
+
+  app.get(
+    '/login',
+    render(undefined, (c) => {
+      const next = safeNext(c.req.query('next'))
+      if (c.get('principal').kind === 'user') return c.redirect(next)
+      return <LoginPage ctx={ctxOf(c)} next={next} />
+    }),
+  )
+
+  app.post('/login', async (c) => {
+    const form = await c.req.parseBody()
+    const username = typeof form.username === 'string' ? form.username.slice(0, 200) : ''
+    const password = typeof form.password === 'string' ? form.password.slice(0, 1024) : ''
+    const next = safeNext(typeof form.next === 'string' ? form.next : undefined)
+    try {
+      const started = await sessions.start(username, password, clientAddress(c))
+      setCookie(c, SESSION_COOKIE, started.cookie, {
+        ...sessionCookie,
+        maxAge: Math.floor(deps.config.sessionTtlMs / 1000),
+      })
+      // a new token for the signed-in browser: one picked up before signing in is worth nothing after
+      setCookie(c, CSRF_COOKIE, newCsrfToken(), sessionCookie)
+      return c.redirect(next, 303)
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err
+      const message =
+        err.status === 429
+          ? `Too many failed sign-ins: ${err.message}. Wait a moment before trying again.`
+          : err.status === 401
+            ? 'Wrong username or password.'
+            : err.message
+      c.status(err.status as 401)
+      return c.html(<LoginPage ctx={ctxOf(c)} next={next} username={username} error={message} />)
+    }
+  })
+
+  app.post('/logout', (c) => {
+    sessions.end(callerOf(c), getCookie(c, SESSION_COOKIE))
+    deleteCookie(c, SESSION_COOKIE, sessionCookie)
+    setCookie(c, CSRF_COOKIE, newCsrfToken(), sessionCookie)
+    return c.redirect('/login', 303)
+  })
+
+  app.get(
+    '/repositories',
+    render('repositories', (c) => {
+      const q = repositoriesQuery(c)
+      const result = images.search(callerOf(c), q)
+      const props = { ctx: ctxOf(c, 'repositories'), q, result, now: deps.now() }
+      // htmx asks for the results only when a filter changes
+      if (c.req.header('hx-request') === 'true' && c.req.header('hx-target') === 'results')
+        return <RepositoryResults {...props} />
+      return <RepositoriesPage {...props} />
+    }),
+  )
+
+  const repositoryPage = async (c: Context<UiEnv>, extra: { notice?: string; error?: string } = {}) => {
+    const name = param(c, 'name') ?? ''
+    const caller = callerOf(c)
+    const repo = repositories.get(caller, name)
+    const offset = Math.max(0, Number.parseInt(c.req.query('offset') ?? '0', 10) || 0)
+    const tags = await images.tags(caller, name, offset, TAGS_PER_PAGE)
+    let list: GrantView[] | undefined
+    if (repo.actions.includes('delete')) list = grants.list(caller, 'repository', name, '', 500).items
+    return (
+      <RepositoryPage
+        ctx={ctxOf(c, 'repositories')}
+        repo={repo}
+        tags={{ ...tags, offset, limit: TAGS_PER_PAGE }}
+        grants={list}
+        now={deps.now()}
+        {...extra}
+      />
+    )
+  }
+
+  app.get(
+    `/repositories/${NAME}/_image/:reference`,
+    render('repositories', async (c) => {
+      const reference = param(c, 'reference')
+      const image = await images.image(callerOf(c), param(c, 'name'), reference)
+      return <ImagePage ctx={ctxOf(c, 'repositories')} image={image} reference={reference} now={deps.now()} />
+    }),
+  )
+
+  app.get(
+    `/repositories/${NAME}/_tags/:tag/delete`,
+    render('repositories', async (c) => {
+      const caller = callerOf(c)
+      const name = param(c, 'name')
+      const repo = repositories.get(caller, name)
+      if (!repo.actions.includes('delete')) throw new ApiError('FORBIDDEN', `you may not delete tags of ${name}`)
+      const image = await images.image(caller, name, param(c, 'tag'))
+      const tag = { name: param(c, 'tag'), digest: image.digest }
+      return <DeleteTagPage ctx={ctxOf(c, 'repositories')} repo={repo} tag={tag} />
+    }),
+  )
+
+  app.post(
+    `/repositories/${NAME}/_tags/:tag/delete`,
+    render('repositories', async (c) => {
+      images.deleteTag(callerOf(c), param(c, 'name'), param(c, 'tag'))
+      return repositoryPage(c, { notice: `Tag ${param(c, 'tag')} deleted.` })
+    }),
+  )
+
+  app.post(
+    `/repositories/${NAME}/_access`,
+    render('repositories', async (c) => {
+      const form = await c.req.parseBody()
+      const subjectType = form.subjectType === 'team' ? 'team' : 'user'
+      const subject = typeof form.subject === 'string' ? form.subject.trim() : ''
+      const role = typeof form.role === 'string' && ROLES.has(form.role) ? (form.role as 'read') : undefined
+      if (!subject || !role) throw new ApiError('BAD_REQUEST', 'say who (a user or team name) and which level')
+      try {
+        grants.set(callerOf(c), 'repository', param(c, 'name'), subjectType, subject, role)
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status === 403 || err.status === 401) throw err
+        return repositoryPage(c, { error: err.message })
+      }
+      return repositoryPage(c, { notice: `${subjectType} ${subject} now has ${role} access.` })
+    }),
+  )
+
+  app.post(
+    `/repositories/${NAME}/_access/remove`,
+    render('repositories', async (c) => {
+      const form = await c.req.parseBody()
+      const subjectType = form.subjectType === 'team' ? 'team' : 'user'
+      const subject = typeof form.subject === 'string' ? form.subject : ''
+      grants.delete(callerOf(c), 'repository', param(c, 'name'), subjectType, subject)
+      return repositoryPage(c, { notice: `${subjectType} ${subject} no longer has a grant here.` })
+    }),
+  )
+
+  app.post(
+    `/repositories/${NAME}/_settings`,
+    render('repositories', async (c) => {
+      const form = await c.req.parseBody()
+      const visibility = form.visibility === 'public' ? 'public' : form.visibility === 'private' ? 'private' : undefined
+      const text = (v: unknown, max: number) =>
+        typeof v === 'string' ? v.replace(/\r\n/g, '\n').slice(0, max) : undefined
+      repositories.update(callerOf(c), param(c, 'name'), {
+        ...(visibility ? { visibility } : {}),
+        ...(text(form.description, 10_000) !== undefined ? { description: text(form.description, 10_000)! } : {}),
+        ...(text(form.longDescription, 100_000) !== undefined
+          ? { longDescription: text(form.longDescription, 100_000)! }
+          : {}),
+      })
+      return repositoryPage(c, { notice: 'Saved.' })
+    }),
+  )
+
+  app.get(
+    `/repositories/${NAME}`,
+    render('repositories', (c) => repositoryPage(c)),
+  )
+
+  return app
+}
+
+function param(c: Context, name: string): string {
+  return c.req.param(name) ?? ''
+}
+
+/** Where to go after signing in: a path on this site only (never `//evil.example` or a full URL). */
+function safeNext(next: string | undefined): string {
+  return next && /^\/(?![/\\])/.test(next) ? next : '/repositories'
+}
+
+function pathOf(c: Context): string {
+  const u = new URL(c.req.url)
+  return `${u.pathname}${u.search}`
+}
+
+function repositoriesQuery(c: Context<UiEnv>): RepositoriesQuery {
+  const get = (k: string) => {
+    const v = c.req.query(k)
+    return v === undefined || v === '' ? undefined : v.slice(0, 255)
+  }
+  const visibility = get('visibility')
+  const q: RepositoriesQuery = {
+    sort: get('sort') === 'pushed' ? 'pushed' : 'name',
+    page: Math.max(1, Number.parseInt(get('page') ?? '1', 10) || 1),
+    perPage: REPOSITORIES_PER_PAGE,
+    base: '',
+  }
+  const search = get('q')
+  const namespace = get('namespace')
+  if (search) q.search = search
+  if (namespace) q.namespace = namespace
+  if (visibility === 'public' || visibility === 'private') q.visibility = visibility
+  if (get('mine') === '1' && c.get('principal').kind === 'user') q.mine = true
+  const base = new URLSearchParams()
+  for (const k of ['q', 'namespace', 'visibility', 'sort', 'mine']) {
+    const v = get(k)
+    if (v) base.set(k, v)
+  }
+  q.base = base.toString()
+  return q
+}
