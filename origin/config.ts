@@ -48,13 +48,16 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
   const tls = p.tls('ORIGIN')
   const { url: publicUrl, derived: publicUrlDerived } = p.publicUrl('ORIGIN_PUBLIC_URL', listen, tls !== undefined)
   const adminPassword = p.raw('ORIGIN_ADMIN_PASSWORD')
-  if (adminPassword !== undefined && adminPassword.length < 8) p.add('ORIGIN_ADMIN_PASSWORD must have at least 8 characters')
+  if (adminPassword !== undefined && adminPassword.length < 8)
+    p.add('ORIGIN_ADMIN_PASSWORD must have at least 8 characters')
   const adminUser = p.string('ORIGIN_ADMIN_USER', 'admin')
   if (isReservedName(adminUser)) p.add(`ORIGIN_ADMIN_USER must not be ${adminUser}: Wharf keeps that name for itself`)
   const tokenTtlMs = p.duration('ORIGIN_TOKEN_TTL', '5m')
-  if (tokenTtlMs < 60_000 || tokenTtlMs > 3_600_000) p.add('ORIGIN_TOKEN_TTL must be between 1m and 1h (tokens are short-lived)')
+  if (tokenTtlMs < 60_000 || tokenTtlMs > 3_600_000)
+    p.add('ORIGIN_TOKEN_TTL must be between 1m and 1h (tokens are short-lived)')
   const tokenService = p.raw('ORIGIN_TOKEN_SERVICE')
-  if (tokenService === GRANT_AUDIENCE) p.add(`ORIGIN_TOKEN_SERVICE must not be ${GRANT_AUDIENCE}: that audience is reserved for blob grants`)
+  if (tokenService === GRANT_AUDIENCE)
+    p.add(`ORIGIN_TOKEN_SERVICE must not be ${GRANT_AUDIENCE}: that audience is reserved for blob grants`)
   const grantTtlMs = p.duration('ORIGIN_GRANT_TTL', '2m')
   if (grantTtlMs < 10_000 || grantTtlMs > 15 * 60_000) p.add('ORIGIN_GRANT_TTL must be between 10s and 15m')
   const config: OriginConfig = {
@@ -86,9 +89,14 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
 /** A comma-separated list of CIDRs (a bare address counts as a /32 or /128), normalized. */
 function cidrList(p: ConfigProblems, name: string): string[] {
   const out: string[] = []
-  for (const item of (p.raw(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (p.raw(name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     try {
-      const [addr, bits] = item.includes('/') ? ipaddr.parseCIDR(item) : ((a) => [a, a.kind() === 'ipv4' ? 32 : 128] as const)(ipaddr.parse(item))
+      const [addr, bits] = item.includes('/')
+        ? ipaddr.parseCIDR(item)
+        : ((a) => [a, a.kind() === 'ipv4' ? 32 : 128] as const)(ipaddr.parse(item))
       out.push(`${addr.toString()}/${bits}`)
     } catch {
       p.add(`${name}: "${item}" is not a CIDR (e.g. 10.0.0.0/8, 192.168.1.10/32 or fd00::/8)`)
@@ -96,4 +104,3 @@ function cidrList(p: ConfigProblems, name: string): string[] {
   }
   return out
 }
-

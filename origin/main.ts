@@ -19,7 +19,10 @@ runProgram<Readonly<OriginConfig>, OriginDeps>({
       // printed once, on the first start only; never logged
       process.stdout.write(`WHARF_ADMIN_CREDENTIALS ${username} ${password}\n`)
     }
-    log.info({ listen: `${config.listen.host}:${server.port}`, publicUrl: config.publicUrl.href, dataDir: config.dataDir }, 'origin listening')
+    log.info(
+      { listen: `${config.listen.host}:${server.port}`, publicUrl: config.publicUrl.href, dataDir: config.dataDir },
+      'origin listening',
+    )
     // the line tests and scripts wait for
     process.stdout.write(`WHARF_ORIGIN_READY ${config.listen.host}:${server.port}\n`)
   },

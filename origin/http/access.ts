@@ -23,4 +23,3 @@ export interface AccessController {
   /** Whether the caller holds a need, without throwing (a mount's optional `from`). */
   allows(req: Request, need: AccessNeed): Promise<boolean>
 }
-

@@ -68,7 +68,8 @@ async function resolve(c: Context<ApiEnv>, deps: ApiAuthDeps): Promise<{ princip
 /** The calling user, or 401. */
 export function requireUser(c: Context<ApiEnv>): Extract<Principal, { kind: 'user' }> {
   const p = c.get('principal')
-  if (p.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in first (basic auth, a personal access token or a session)')
+  if (p.kind !== 'user')
+    throw new ApiError('UNAUTHORIZED', 'sign in first (basic auth, a personal access token or a session)')
   return p
 }
 

@@ -23,7 +23,10 @@ export class TrustedProxies {
     if (!peerIp) return peer
     let client = peerIp
     if (this.#cidrs.length === 0 || !forwardedFor || !this.#trusted(peerIp)) return client.toString()
-    const hops = forwardedFor.split(',').map((s) => s.trim()).filter(Boolean)
+    const hops = forwardedFor
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = parseIp(hops[i]!)
       // an entry that is not an address: stop at the last hop a trusted proxy vouched for

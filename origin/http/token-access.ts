@@ -27,7 +27,11 @@ export class TokenAccessController implements AccessController {
     for (const need of needs) {
       for (const action of need.actions) {
         if (!holds(token.access, need.type, need.name, action)) {
-          throw this.#challenge(`access to ${need.type} ${need.name} (${action}) was not granted`, scope, 'insufficient_scope')
+          throw this.#challenge(
+            `access to ${need.type} ${need.name} (${action}) was not granted`,
+            scope,
+            'insufficient_scope',
+          )
         }
       }
     }
@@ -42,7 +46,14 @@ export class TokenAccessController implements AccessController {
 
   #challenge(message: string, scope: string, error?: 'invalid_token' | 'insufficient_scope'): OciError {
     return new OciError('UNAUTHORIZED', message, {
-      headers: { 'WWW-Authenticate': bearerChallenge({ realm: this.#realm, service: this.#tokens.service, scope: scope || undefined, error }) },
+      headers: {
+        'WWW-Authenticate': bearerChallenge({
+          realm: this.#realm,
+          service: this.#tokens.service,
+          scope: scope || undefined,
+          error,
+        }),
+      },
       detail: scope ? parseDetail(scope) : null,
     })
   }

@@ -47,7 +47,12 @@ export function tokenRoutes({ auth, tokens, keys }: TokenDeps) {
     // docker login asks for offline_token and then keeps the refresh token instead of the password. A refresh token
     // is a lasting credential, so only a password mints one: after a login with a personal access token docker
     // keeps that token itself, and revoking it still ends the login.
-    if (c.req.query('offline_token') === 'true' && principal.kind === 'user' && basic && credentialKind(basic.username, basic.password) === 'password') {
+    if (
+      c.req.query('offline_token') === 'true' &&
+      principal.kind === 'user' &&
+      basic &&
+      credentialKind(basic.username, basic.password) === 'password'
+    ) {
       body.refresh_token = auth.createRefreshToken(principal.id, c.req.query('client_id') ?? 'docker')
     }
     return c.json(body, 200, { 'Cache-Control': 'no-store' })
@@ -75,14 +80,20 @@ export function tokenRoutes({ auth, tokens, keys }: TokenDeps) {
     if (grantType === 'password') {
       const username = field('username')
       const password = field('password')
-      if (!username || password === undefined) return oauthError(c, 400, 'invalid_request', 'username and password are required')
+      if (!username || password === undefined)
+        return oauthError(c, 400, 'invalid_request', 'username and password are required')
       try {
         principal = await auth.login(username, password, clientAddress(c))
       } catch (err) {
         if (err instanceof LoginError && err.reason === 'rate_limited') return loginFailed(c, err)
         return oauthError(c, 401, 'invalid_grant', 'invalid username or password')
       }
-      if (field('access_type') === 'offline' && principal.kind === 'user' && credentialKind(username, password) === 'password') refreshToken = auth.createRefreshToken(principal.id, clientId)
+      if (
+        field('access_type') === 'offline' &&
+        principal.kind === 'user' &&
+        credentialKind(username, password) === 'password'
+      )
+        refreshToken = auth.createRefreshToken(principal.id, clientId)
     } else if (grantType === 'refresh_token') {
       const presented = field('refresh_token') ?? ''
       principal = auth.redeemRefreshToken(presented)
@@ -130,4 +141,3 @@ export const MAX_TOKEN_FORM_BYTES = 64 * 1024 // 64KiB
 function oauthError(c: Context, status: 400 | 401 | 413, error: string, description: string) {
   return c.json({ error, error_description: description }, status, { 'Cache-Control': 'no-store' })
 }
-

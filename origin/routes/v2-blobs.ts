@@ -60,7 +60,11 @@ export function blobRoutes({ registry, access, grants, redirects }: V2Deps) {
       return sendStream(
         c,
         206,
-        { ...headers, 'Content-Length': String(end - start + 1), 'Content-Range': `bytes ${start}-${end}/${info.size}` },
+        {
+          ...headers,
+          'Content-Length': String(end - start + 1),
+          'Content-Range': `bytes ${start}-${end}/${info.size}`,
+        },
         stream,
       )
     }

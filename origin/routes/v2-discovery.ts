@@ -48,7 +48,8 @@ function paging(c: Context): { n: number; last: string } {
   const raw = c.req.query('n')
   let n = MAX_PAGE
   if (raw !== undefined && raw !== '') {
-    if (!/^\d+$/.test(raw)) throw new OciError('UNSUPPORTED', `n must be a non-negative integer, got "${raw.slice(0, 20)}"`, { status: 400 })
+    if (!/^\d+$/.test(raw))
+      throw new OciError('UNSUPPORTED', `n must be a non-negative integer, got "${raw.slice(0, 20)}"`, { status: 400 })
     n = Math.min(Number(raw), MAX_PAGE)
   }
   return { n, last: c.req.query('last') ?? '' }

@@ -72,7 +72,10 @@ export function uploadRoutes({ uploads, registry, access }: V2Deps) {
     const digest = c.req.query('digest')
     if (!digest) throw new OciError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload')
     const body = hasBody(c) ? requestBody(c) : undefined
-    const blob = await uploads.finish(name, c.req.param('id'), digest, body, chunkInfo(c), { actor: who.actor, address: clientAddress(c) })
+    const blob = await uploads.finish(name, c.req.param('id'), digest, body, chunkInfo(c), {
+      actor: who.actor,
+      address: clientAddress(c),
+    })
     return blobCreated(c, name, blob.digest)
   })
 
@@ -90,9 +93,13 @@ function chunkInfo(c: Context): ChunkInfo {
   const info: ChunkInfo = {}
   const range = parseContentRange(c.req.header('content-range'))
   if (range === 'invalid') {
-    throw new OciError('BLOB_UPLOAD_INVALID', `Content-Range must be "<start>-<end>", got "${c.req.header('content-range')}"`, {
-      status: 416,
-    })
+    throw new OciError(
+      'BLOB_UPLOAD_INVALID',
+      `Content-Range must be "<start>-<end>", got "${c.req.header('content-range')}"`,
+      {
+        status: 416,
+      },
+    )
   }
   if (range) info.range = range
   const length = c.req.header('content-length')

@@ -4,7 +4,17 @@ import type { AccessStore } from '../storage/access-store.ts'
 import type { Account, AccountKind, AccountsStore } from '../storage/accounts-store.ts'
 import type { Metadata } from '../storage/metadata.ts'
 import type { AuthService } from './auth.ts'
-import { allow, requirePassword, assertComponent, assertNotReserved, audit, iso, pageOfRows, signedIn, type Page } from './common.ts'
+import {
+  allow,
+  requirePassword,
+  assertComponent,
+  assertNotReserved,
+  audit,
+  iso,
+  pageOfRows,
+  signedIn,
+  type Page,
+} from './common.ts'
 import type { Events } from './events.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
 import type { Caller, Permissions } from './permissions.ts'
@@ -146,7 +156,8 @@ export class AccountsService {
     // making an admin, or setting someone else's password, mints a credential (one's own password change is
     // proved by currentPassword in the body instead)
     if (patch.isAdmin === true && !account.isAdmin) requirePassword(caller, 'making an administrator')
-    if (patch.password !== undefined && p.id !== account.id) requirePassword(caller, "setting another account's password")
+    if (patch.password !== undefined && p.id !== account.id)
+      requirePassword(caller, "setting another account's password")
     const removesAdmin = account.isAdmin && account.active && (patch.isAdmin === false || patch.active === false)
     if (removesAdmin && this.#d.accounts.activeAdminCount() <= 1) {
       throw new ApiError('CONFLICT', `${name} is the last active administrator; make another user admin first`)

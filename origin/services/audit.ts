@@ -2,6 +2,7 @@ import type { ActorKind, EventFilter, EventRecord } from '../storage/events-stor
 import { allow, iso, signedIn, type Page } from './common.ts'
 import type { Events } from './events.ts'
 import type { Caller, Permissions } from './permissions.ts'
+import type { RepositoriesService } from './repositories.ts'
 
 export interface EventView {
   id: number
@@ -25,9 +26,29 @@ export class AuditLog {
   readonly #events: Events
   readonly #permissions: Permissions
 
-  constructor(deps: { events: Events; permissions: Permissions }) {
+  readonly #repositories: Pick<RepositoriesService, 'visible'>
+
+  constructor(deps: { events: Events; permissions: Permissions; repositories: Pick<RepositoriesService, 'visible'> }) {
     this.#events = deps.events
     this.#permissions = deps.permissions
+    this.#repositories = deps.repositories
+  }
+
+  /**
+   * What happened to a repository (pushes, pulls, deletes, tag moves, its settings and grants), newest first, for
+   * signed-in users who may see it. Addresses are shown to the repository's admins only.
+   */
+  repository(
+    caller: Caller,
+    repository: string,
+    filter: Omit<EventFilter, 'repository' | 'actorUserId'>,
+  ): Page<EventView> {
+    const p = signedIn(caller)
+    this.#repositories.visible(p, repository)
+    const admin = this.#permissions.canAdminRepository(p, repository)
+    const rows = this.#events.list({ ...filter, repository, limit: filter.limit + 1 })
+    const items = rows.slice(0, filter.limit).map((e) => (admin ? view(e) : { ...view(e), address: null }))
+    return { items, next: rows.length > filter.limit ? String(rows[filter.limit - 1]!.id) : null }
   }
 
   /** Newest first; `next` is the `before` cursor of the following page. */

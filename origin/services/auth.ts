@@ -104,13 +104,24 @@ export class AuthService {
    */
   async #limitedCheck(username: string, password: string, address: string): Promise<Principal | undefined> {
     const limiter = this.#d.limiter
-    const key = createHash('sha256').update(this.#pepper).update(address).update('\0').update(username).update('\0').update(password).digest('base64')
+    const key = createHash('sha256')
+      .update(this.#pepper)
+      .update(address)
+      .update('\0')
+      .update(username)
+      .update('\0')
+      .update(password)
+      .digest('base64')
     const running = this.#inFlight.get(key)
     if (running) return running
     const reservation = limiter.reserve(username, address)
     if (!reservation.ok) {
       this.#record(username, 'failure', address, { reason: 'rate_limited' })
-      throw new LoginError('rate_limited', `too many failed logins; try again in ${reservation.retryAfter} s`, reservation.retryAfter)
+      throw new LoginError(
+        'rate_limited',
+        `too many failed logins; try again in ${reservation.retryAfter} s`,
+        reservation.retryAfter,
+      )
     }
     const { attempt } = reservation
     const settled = async () => {
@@ -141,7 +152,12 @@ export class AuthService {
       const row = this.#redeem(password, PAT_PREFIX, 'personal')
       return account && row && row.userId === account.id && usable(account) ? this.principalOf(account) : undefined
     }
-    const cacheKey = createHash('sha256').update(this.#pepper).update(username).update('\0').update(password).digest('base64')
+    const cacheKey = createHash('sha256')
+      .update(this.#pepper)
+      .update(username)
+      .update('\0')
+      .update(password)
+      .digest('base64')
     const cachedId = this.#verified.get(cacheKey)
     if (cachedId !== undefined) {
       const account = this.#d.accounts.byId(cachedId)
@@ -187,7 +203,13 @@ export class AuthService {
         ldapDn: entry.dn,
         now,
       })
-      this.#d.events.record({ actor: systemActor('ldap'), action: 'account.create', targetType: 'account', target: created.name, detail: { source: 'ldap' } })
+      this.#d.events.record({
+        actor: systemActor('ldap'),
+        action: 'account.create',
+        targetType: 'account',
+        target: created.name,
+        detail: { source: 'ldap' },
+      })
       return created
     }
     const updated = { ...account, fullName: entry.fullName, email: entry.email, ldapDn: entry.dn }
@@ -200,7 +222,15 @@ export class AuthService {
     const id = randomUUID().replaceAll('-', '')
     const secret = newSecret()
     const token = `${PAT_PREFIX}${id}_${secret}`
-    this.#d.access.insertToken({ id, userId, name, secretHash: hashSecret(token), kind: 'personal', createdAt: this.#d.now(), expiresAt })
+    this.#d.access.insertToken({
+      id,
+      userId,
+      name,
+      secretHash: hashSecret(token),
+      kind: 'personal',
+      createdAt: this.#d.now(),
+      expiresAt,
+    })
     return { id, token }
   }
 
@@ -288,7 +318,8 @@ export class AuthService {
     const id = token.slice(prefix.length).split('_')[0] ?? ''
     const row = this.#d.access.token(id)
     const now = this.#d.now()
-    if (!row || row.kind !== kind || row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return undefined
+    if (!row || row.kind !== kind || row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now))
+      return undefined
     if (!secretMatches(token, row.secretHash)) return undefined
     this.#d.access.tokenUsed(id, now)
     return row
@@ -303,9 +334,23 @@ export class AuthService {
    * A login: a success is the user's (or robot's) own event; a failure is nobody's: it names the account tried, as
    * its target and as the actor's name for admins to filter on, but belongs to no account id.
    */
-  #record(who: Principal | string, outcome: 'success' | 'failure', address: string, detail: Record<string, unknown>): void {
-    const actor = typeof who === 'string' ? { kind: 'anonymous' as const, id: null, name: who.slice(0, 200) } : actorOf(who)
-    this.#d.events.record({ actor, action: 'login', targetType: 'account', target: actor.name, address, outcome, detail })
+  #record(
+    who: Principal | string,
+    outcome: 'success' | 'failure',
+    address: string,
+    detail: Record<string, unknown>,
+  ): void {
+    const actor =
+      typeof who === 'string' ? { kind: 'anonymous' as const, id: null, name: who.slice(0, 200) } : actorOf(who)
+    this.#d.events.record({
+      actor,
+      action: 'login',
+      targetType: 'account',
+      target: actor.name,
+      address,
+      outcome,
+      detail,
+    })
   }
 }
 

@@ -22,7 +22,12 @@ export class BlobRedirects {
   readonly #log: Logger
   readonly #counts = new Map<string, number>()
 
-  constructor(deps: { controlPlane: OriginControlPlaneClient; grants: BlobGrants; accounts: AccountsStore; log: Logger }) {
+  constructor(deps: {
+    controlPlane: OriginControlPlaneClient
+    grants: BlobGrants
+    accounts: AccountsStore
+    log: Logger
+  }) {
     this.#controlPlane = deps.controlPlane
     this.#grants = deps.grants
     this.#accounts = deps.accounts
@@ -45,12 +50,22 @@ export class BlobRedirects {
   }
 
   /** Where to send a blob GET, or undefined to serve it from the origin. Never throws. */
-  async target(q: { subject: string; repository: string; digest: string; address: string }): Promise<RedirectTarget | undefined> {
+  async target(q: {
+    subject: string
+    repository: string
+    digest: string
+    address: string
+  }): Promise<RedirectTarget | undefined> {
     try {
       const resolution = await this.resolve(q.subject, q.address)
       const site = resolution?.site
       if (!site) return undefined
-      const grant = await this.#grants.mint({ subject: q.subject, repository: q.repository, digest: q.digest, sites: site.chain })
+      const grant = await this.#grants.mint({
+        subject: q.subject,
+        repository: q.repository,
+        digest: q.digest,
+        sites: site.chain,
+      })
       const base = site.url.replace(/\/+$/, '')
       const location = `${base}/v2/${q.repository}/blobs/${q.digest}?grant=${encodeURIComponent(grant)}`
       this.#counts.set(site.name, (this.#counts.get(site.name) ?? 0) + 1)

@@ -128,7 +128,9 @@ export class CacheSettingsService {
       }
     })
     if (before !== site) {
-      audit(this.#d.events, caller, 'account.settings.update', 'account', name, { cacheSite: { from: before, to: site } })
+      audit(this.#d.events, caller, 'account.settings.update', 'account', name, {
+        cacheSite: { from: before, to: site },
+      })
     }
     return this.#view(caller, name)
   }
@@ -136,7 +138,10 @@ export class CacheSettingsService {
   async #view(caller: Caller, name: string): Promise<CacheSettingsView> {
     const assigned = await this.#ask((cp) => cp.getUserAssignment(name))
     // assignments may name a site by id or name: show both, the name as cacheSite and the id as DTR's UUID
-    const site = assigned === null ? undefined : (await this.#ask((cp) => cp.listSites())).find((s) => s.id === assigned || s.name === assigned)
+    const site =
+      assigned === null
+        ? undefined
+        : (await this.#ask((cp) => cp.listSites())).find((s) => s.id === assigned || s.name === assigned)
     const cacheSite = site?.name ?? assigned
     // the address only counts when users look at their own setting from where they pull
     const address = caller.principal.name === name ? caller.address : undefined
@@ -155,7 +160,10 @@ export class CacheSettingsService {
     const account = this.#d.accounts.byName(name)
     if (!account) throw new ApiError('NOT_FOUND', `no account named "${name.slice(0, 100)}"`)
     if (account.kind !== 'user') {
-      throw new ApiError('BAD_REQUEST', `${name} is an organization; cache settings are per user (assign an organization's site on the control plane)`)
+      throw new ApiError(
+        'BAD_REQUEST',
+        `${name} is an organization; cache settings are per user (assign an organization's site on the control plane)`,
+      )
     }
     allow(this.#d.permissions.canManageAccount(p, account.id), 'you may change only your own settings')
   }
@@ -173,7 +181,11 @@ export class CacheSettingsService {
     refusal: (err: ControlPlaneError) => ApiError | undefined = () => undefined,
   ): Promise<T> {
     const cp = this.#d.controlPlane
-    if (!cp) throw new ApiError('UNAVAILABLE', 'no control plane is configured (ORIGIN_CONTROL_PLANE_URL): there are no cache sites')
+    if (!cp)
+      throw new ApiError(
+        'UNAVAILABLE',
+        'no control plane is configured (ORIGIN_CONTROL_PLANE_URL): there are no cache sites',
+      )
     try {
       return await fn(cp)
     } catch (err) {
@@ -184,7 +196,10 @@ export class CacheSettingsService {
 }
 
 function unavailable(reason?: string): ApiError {
-  return new ApiError('UNAVAILABLE', `the control plane cannot be reached${reason ? ` (${reason})` : ''}; try again later`)
+  return new ApiError(
+    'UNAVAILABLE',
+    `the control plane cannot be reached${reason ? ` (${reason})` : ''}; try again later`,
+  )
 }
 
 function contentCacheView(s: Site): ContentCacheView {

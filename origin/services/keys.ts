@@ -36,7 +36,9 @@ export class KeyRing {
   async init(): Promise<void> {
     await mkdir(this.#dir, { recursive: true, mode: 0o700 })
     const files = (await readdir(this.#dir)).filter((f) => f.endsWith('.json'))
-    const stored = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(this.#dir, f), 'utf8')) as StoredKey))
+    const stored = await Promise.all(
+      files.map(async (f) => JSON.parse(await readFile(join(this.#dir, f), 'utf8')) as StoredKey),
+    )
     this.#keys = await Promise.all(stored.map((s) => load(s)))
     this.#keys.sort((a, b) => b.createdAt - a.createdAt)
     if (!this.#keys.some((k) => k.retiredAt === null)) await this.rotate()
@@ -52,7 +54,9 @@ export class KeyRing {
     for (const k of this.#keys) if (k.retiredAt === null) await this.#save({ ...k, retiredAt: now })
     await this.#save(fresh)
     const reloaded = await Promise.all(this.#keys.map((k) => load({ ...k, retiredAt: k.retiredAt ?? now })))
-    this.#keys = [await load(fresh), ...reloaded].filter((k) => k.retiredAt === null || now - k.retiredAt < this.#keepRetiredMs)
+    this.#keys = [await load(fresh), ...reloaded].filter(
+      (k) => k.retiredAt === null || now - k.retiredAt < this.#keepRetiredMs,
+    )
     return kid
   }
 
@@ -65,14 +69,20 @@ export class KeyRing {
 
   /** The public key for a `kid`, if it is still trusted. */
   async publicKey(kid: string): Promise<CryptoKey | undefined> {
-    const k = this.#keys.find((x) => x.kid === kid && (x.retiredAt === null || this.#now() - x.retiredAt < this.#keepRetiredMs))
+    const k = this.#keys.find(
+      (x) => x.kid === kid && (x.retiredAt === null || this.#now() - x.retiredAt < this.#keepRetiredMs),
+    )
     return k ? ((await importJWK(k.publicJwk, 'ES256')) as CryptoKey) : undefined
   }
 
   /** The JWKS document: every public key that may still verify a live token. */
   jwks(): { keys: JWK[] } {
     const now = this.#now()
-    return { keys: this.#keys.filter((k) => k.retiredAt === null || now - k.retiredAt < this.#keepRetiredMs).map((k) => k.publicJwk) }
+    return {
+      keys: this.#keys
+        .filter((k) => k.retiredAt === null || now - k.retiredAt < this.#keepRetiredMs)
+        .map((k) => k.publicJwk),
+    }
   }
 
   async #save(k: StoredKey): Promise<void> {

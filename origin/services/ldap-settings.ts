@@ -105,10 +105,15 @@ export type SettingsParse = { ok: true; settings: LdapSettings } | { ok: false; 
 
 /** The fields a settings change may carry, each optional; `bindPasswordSet` (from a GET sent back) is ignored. */
 export const LDAP_SETTINGS_INPUT = strict({
-  ...(Object.fromEntries(STRING_FIELDS.map((k) => [k, z.string({ error: 'must be a string' }).max(MAX_STRING, { error: `must be a string of at most ${MAX_STRING} characters` }).optional()])) as Record<
-    (typeof STRING_FIELDS)[number],
-    z.ZodOptional<z.ZodString>
-  >),
+  ...(Object.fromEntries(
+    STRING_FIELDS.map((k) => [
+      k,
+      z
+        .string({ error: 'must be a string' })
+        .max(MAX_STRING, { error: `must be a string of at most ${MAX_STRING} characters` })
+        .optional(),
+    ]),
+  ) as Record<(typeof STRING_FIELDS)[number], z.ZodOptional<z.ZodString>>),
   ...(Object.fromEntries(BOOLEAN_FIELDS.map((k) => [k, flag().optional()])) as Record<
     (typeof BOOLEAN_FIELDS)[number],
     z.ZodOptional<z.ZodBoolean>

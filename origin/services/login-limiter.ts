@@ -54,7 +54,9 @@ export class LoginLimiter {
                           attempts = CASE WHEN window_start <= @now - @window THEN 1 ELSE attempts + 1 END,
                           window_start = CASE WHEN window_start <= @now - @window THEN @now ELSE window_start END
                         RETURNING attempts, window_start AS windowStart`),
-      refund: db.prepare('UPDATE login_attempts SET attempts = attempts - 1 WHERE key = ? AND window_start = ? AND attempts > 0'),
+      refund: db.prepare(
+        'UPDATE login_attempts SET attempts = attempts - 1 WHERE key = ? AND window_start = ? AND attempts > 0',
+      ),
       clear: db.prepare('DELETE FROM login_attempts WHERE key = ?'),
       purge: db.prepare('DELETE FROM login_attempts WHERE window_start <= ?'),
     }

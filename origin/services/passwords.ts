@@ -33,7 +33,8 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [n, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])]
   const salt = Buffer.from(parts[4]!, 'base64')
   const expected = Buffer.from(parts[5]!, 'base64')
-  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || expected.length !== KEY_BYTES) return false
+  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || expected.length !== KEY_BYTES)
+    return false
   const key = await derive(password, salt, n, r, p)
   return timingSafeEqual(key, expected)
 }

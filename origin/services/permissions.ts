@@ -10,7 +10,13 @@ export const ALL_ACTIONS: readonly Action[] = ['pull', 'push', 'delete']
 export type Principal =
   | { kind: 'anonymous'; name: '' }
   | { kind: 'user'; name: string; id: number; isAdmin: boolean }
-  | { kind: 'robot'; name: string; id: number; namespace: string; permissions: { repository: string; actions: string[] }[] }
+  | {
+      kind: 'robot'
+      name: string
+      id: number
+      namespace: string
+      permissions: { repository: string; actions: string[] }[]
+    }
 
 export const ANONYMOUS: Principal = { kind: 'anonymous', name: '' }
 
@@ -63,7 +69,10 @@ export class Permissions {
     const ns = namespaceOf(repository)
     if (p.kind === 'robot') {
       for (const perm of p.permissions) {
-        if (perm.repository === repository || (perm.repository.endsWith('/*') && repository.startsWith(perm.repository.slice(0, -1)))) {
+        if (
+          perm.repository === repository ||
+          (perm.repository.endsWith('/*') && repository.startsWith(perm.repository.slice(0, -1)))
+        ) {
           for (const a of perm.actions) if ((ALL_ACTIONS as string[]).includes(a)) out.add(a as Action)
         }
       }

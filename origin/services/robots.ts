@@ -2,7 +2,17 @@ import { isValidName } from '../../oci/reference.ts'
 import { ApiError } from '../../lib/api-error.ts'
 import type { Robot } from '../storage/access-store.ts'
 import { ROBOT_PREFIX } from './auth.ts'
-import { allow, requirePassword, assertComponent, audit, iso, pageOf, signedIn, type AccountServiceDeps, type Page } from './common.ts'
+import {
+  allow,
+  requirePassword,
+  assertComponent,
+  audit,
+  iso,
+  pageOf,
+  signedIn,
+  type AccountServiceDeps,
+  type Page,
+} from './common.ts'
 import { ALL_ACTIONS, type Caller } from './permissions.ts'
 
 /** Entries a robot's permission list may have. */

@@ -20,7 +20,10 @@ export class SessionsService {
     const kind = credentialKind(username, password)
     if (kind === 'robot') throw new ApiError('FORBIDDEN', 'robot accounts cannot sign in to the web interface')
     if (kind !== 'password') {
-      throw new ApiError('FORBIDDEN', 'sign in with your password: personal access tokens are for scripts and registry clients')
+      throw new ApiError(
+        'FORBIDDEN',
+        'sign in with your password: personal access tokens are for scripts and registry clients',
+      )
     }
     let user
     try {

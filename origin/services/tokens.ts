@@ -91,7 +91,12 @@ export class TokenService {
     const now = Math.floor(this.#now() / 1000)
     const { kid, key } = this.#keys.signing()
     const actor = actorOf(p)
-    const token = await new SignJWT({ ...extraClaims, access, sub_kind: actor.kind, ...(actor.id === null ? {} : { sub_id: actor.id }) })
+    const token = await new SignJWT({
+      ...extraClaims,
+      access,
+      sub_kind: actor.kind,
+      ...(actor.id === null ? {} : { sub_id: actor.id }),
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid })
       .setIssuer(this.issuer)
       .setSubject(p.name)
@@ -128,7 +133,12 @@ export class TokenService {
       const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud]
       if (audiences.includes(GRANT_AUDIENCE) || payload.kind === SERVICE_TOKEN_KIND) return undefined
       const access = Array.isArray(payload.access) ? (payload.access as ResourceAccess[]) : []
-      return { subject: payload.sub ?? '', actor: actorFromClaims(payload), access, claims: payload as Record<string, unknown> }
+      return {
+        subject: payload.sub ?? '',
+        actor: actorFromClaims(payload),
+        access,
+        claims: payload as Record<string, unknown>,
+      }
     } catch {
       return undefined
     }
@@ -141,6 +151,7 @@ function actorFromClaims(payload: JWTPayload): Actor {
   if (name === '') return ANONYMOUS_ACTOR
   const kind = payload.sub_kind
   const id = payload.sub_id
-  if ((kind === 'user' || kind === 'robot') && typeof id === 'number' && Number.isSafeInteger(id)) return { kind, id, name }
+  if ((kind === 'user' || kind === 'robot') && typeof id === 'number' && Number.isSafeInteger(id))
+    return { kind, id, name }
   return { kind: 'anonymous', id: null, name }
 }

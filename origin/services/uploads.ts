@@ -196,7 +196,11 @@ export class UploadService {
     })
     try {
       // a deep write buffer lets the file stream batch chunks into one writev while the next ones arrive
-      await pipeline(body, counter, createWriteStream(file, { flags: 'r+', start: row.offset, highWaterMark: WRITE_BUFFER }))
+      await pipeline(
+        body,
+        counter,
+        createWriteStream(file, { flags: 'r+', start: row.offset, highWaterMark: WRITE_BUFFER }),
+      )
       if (expected !== undefined && written !== expected) {
         throw refused(new IntegrityError('EBADSIZE', expected, written))
       }
@@ -223,7 +227,10 @@ export class UploadService {
       if (!rows.has(name)) await rm(join(this.#d.dir, name), { force: true, recursive: true })
     }
     for (const row of rows.values()) {
-      const size = await stat(this.#file(row.id)).then((s) => s.size, () => undefined)
+      const size = await stat(this.#file(row.id)).then(
+        (s) => s.size,
+        () => undefined,
+      )
       if (size === undefined || size < row.offset) {
         this.#d.log.warn({ uploadId: row.id, size, offset: row.offset }, 'dropping damaged upload session')
         await this.#discard(row.id)
@@ -256,7 +263,10 @@ function expectedBytes(offset: number, body: Readable, chunk: ChunkInfo): number
   }
   if (length !== undefined && length !== range.end - range.start + 1) {
     body.resume()
-    throw new OciError('SIZE_INVALID', `Content-Length ${length} does not match Content-Range ${range.start}-${range.end}`)
+    throw new OciError(
+      'SIZE_INVALID',
+      `Content-Length ${length} does not match Content-Range ${range.start}-${range.end}`,
+    )
   }
   return range.end - range.start + 1
 }

@@ -63,10 +63,13 @@ export class AccessStore {
     this.#db = db
     const p = (sql: string) => db.prepare(sql)
     this.#s = {
-      grantUpsert: p(`INSERT INTO grants (subject_type, subject_id, scope_type, scope_name, role, created_at, created_by)
+      grantUpsert:
+        p(`INSERT INTO grants (subject_type, subject_id, scope_type, scope_name, role, created_at, created_by)
                       VALUES (?, ?, ?, ?, ?, ?, ?)
                       ON CONFLICT (subject_type, subject_id, scope_type, scope_name) DO UPDATE SET role = excluded.role`),
-      grantDelete: p('DELETE FROM grants WHERE subject_type = ? AND subject_id = ? AND scope_type = ? AND scope_name = ?'),
+      grantDelete: p(
+        'DELETE FROM grants WHERE subject_type = ? AND subject_id = ? AND scope_type = ? AND scope_name = ?',
+      ),
       grantsOnScope: p(`${GRANT_SELECT} WHERE g.scope_type = ? AND g.scope_name = ? ORDER BY subject`),
       grantsDeleteScope: p('DELETE FROM grants WHERE scope_type = ? AND scope_name = ?'),
       grantsDeleteSubject: p('DELETE FROM grants WHERE subject_type = ? AND subject_id = ?'),
@@ -109,7 +112,12 @@ export class AccessStore {
     this.#s.grantUpsert!.run(g.subjectType, g.subjectId, g.scopeType, g.scopeName, g.role, g.createdAt, g.createdBy)
   }
 
-  deleteGrant(subjectType: 'user' | 'team', subjectId: number, scopeType: 'namespace' | 'repository', scopeName: string): boolean {
+  deleteGrant(
+    subjectType: 'user' | 'team',
+    subjectId: number,
+    scopeType: 'namespace' | 'repository',
+    scopeName: string,
+  ): boolean {
     return this.#s.grantDelete!.run(subjectType, subjectId, scopeType, scopeName).changes > 0
   }
 
@@ -170,7 +178,15 @@ export class AccessStore {
 
   insertRobot(r: Omit<Robot, 'id' | 'lastUsedAt' | 'disabled'>): Robot {
     this.#db.transaction(() => {
-      const info = this.#s.robotInsert!.run(r.name, r.namespace, r.description, r.secretHash, r.createdAt, r.createdBy, r.expiresAt)
+      const info = this.#s.robotInsert!.run(
+        r.name,
+        r.namespace,
+        r.description,
+        r.secretHash,
+        r.createdAt,
+        r.createdBy,
+        r.expiresAt,
+      )
       for (const perm of r.permissions) {
         this.#s.robotPermInsert!.run(Number(info.lastInsertRowid), perm.repository, perm.actions.join(','))
       }

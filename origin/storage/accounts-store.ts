@@ -49,7 +49,9 @@ export class AccountsStore {
       byName: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE name = ?`),
       byId: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
       byDn: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ldap_dn = ?`),
-      page: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE (? IS NULL OR kind = ?) AND name > ? ORDER BY name LIMIT ?`),
+      page: p(
+        `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE (? IS NULL OR kind = ?) AND name > ? ORDER BY name LIMIT ?`,
+      ),
       ldapUsers: p(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE kind = 'user' AND source = 'ldap'`),
       insert: p(`INSERT INTO accounts (name, kind, full_name, email, password_hash, source, ldap_dn, is_admin, active,
                    created_at, updated_at) VALUES (@name, @kind, @fullName, @email, @passwordHash, @source, @ldapDn,
@@ -63,7 +65,9 @@ export class AccountsStore {
                        ON CONFLICT DO UPDATE SET is_owner = excluded.is_owner`),
       memberEnsure: p('INSERT INTO org_members (org_id, user_id, is_owner) VALUES (?, ?, 0) ON CONFLICT DO NOTHING'),
       memberDelete: p('DELETE FROM org_members WHERE org_id = ? AND user_id = ?'),
-      memberTeamsDelete: p('DELETE FROM team_members WHERE user_id = ? AND team_id IN (SELECT id FROM teams WHERE org_id = ?)'),
+      memberTeamsDelete: p(
+        'DELETE FROM team_members WHERE user_id = ? AND team_id IN (SELECT id FROM teams WHERE org_id = ?)',
+      ),
       member: p('SELECT is_owner FROM org_members WHERE org_id = ? AND user_id = ?').pluck(),
       members: p(`SELECT a.name, m.is_owner AS isOwner FROM org_members m JOIN accounts a ON a.id = m.user_id
                   WHERE m.org_id = ? ORDER BY a.name`),
@@ -74,8 +78,12 @@ export class AccountsStore {
       teamDelete: p('DELETE FROM teams WHERE id = ?'),
       team: p(`SELECT ${TEAM_COLUMNS} FROM teams t JOIN accounts a ON a.id = t.org_id WHERE a.name = ? AND t.name = ?`),
       teamById: p(`SELECT ${TEAM_COLUMNS} FROM teams t JOIN accounts a ON a.id = t.org_id WHERE t.id = ?`),
-      teams: p(`SELECT ${TEAM_COLUMNS} FROM teams t JOIN accounts a ON a.id = t.org_id WHERE t.org_id = ? ORDER BY t.name`),
-      ldapTeams: p(`SELECT ${TEAM_COLUMNS} FROM teams t JOIN accounts a ON a.id = t.org_id WHERE t.ldap_group IS NOT NULL`),
+      teams: p(
+        `SELECT ${TEAM_COLUMNS} FROM teams t JOIN accounts a ON a.id = t.org_id WHERE t.org_id = ? ORDER BY t.name`,
+      ),
+      ldapTeams: p(
+        `SELECT ${TEAM_COLUMNS} FROM teams t JOIN accounts a ON a.id = t.org_id WHERE t.ldap_group IS NOT NULL`,
+      ),
       teamMemberAdd: p('INSERT INTO team_members (team_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING'),
       teamMemberDelete: p('DELETE FROM team_members WHERE team_id = ? AND user_id = ?'),
       teamMembers: p(`SELECT a.name FROM team_members tm JOIN accounts a ON a.id = tm.user_id WHERE tm.team_id = ?
@@ -179,11 +187,17 @@ export class AccountsStore {
   }
 
   members(orgId: number): { name: string; isOwner: boolean }[] {
-    return (this.#s.members!.all(orgId) as { name: string; isOwner: number }[]).map((m) => ({ ...m, isOwner: m.isOwner === 1 }))
+    return (this.#s.members!.all(orgId) as { name: string; isOwner: number }[]).map((m) => ({
+      ...m,
+      isOwner: m.isOwner === 1,
+    }))
   }
 
   orgsOf(userId: number): { name: string; isOwner: boolean }[] {
-    return (this.#s.orgsOf!.all(userId) as { name: string; isOwner: number }[]).map((m) => ({ ...m, isOwner: m.isOwner === 1 }))
+    return (this.#s.orgsOf!.all(userId) as { name: string; isOwner: number }[]).map((m) => ({
+      ...m,
+      isOwner: m.isOwner === 1,
+    }))
   }
 
   insertTeam(orgId: number, name: string, description: string, ldapGroup: string | null, now: number): Team {

@@ -28,16 +28,38 @@ describe('migrations', () => {
     const old = new Database(file)
     old.pragma('foreign_keys = ON')
     const now = Date.now()
-    old.prepare(`INSERT INTO accounts (id, name, kind, created_at, updated_at) VALUES (7, 'acme', 'org', ?, ?)`).run(now, now)
-    old.prepare(`INSERT INTO accounts (id, name, kind, password_hash, created_at, updated_at) VALUES (9, 'alice', 'user', 'h', ?, ?)`).run(now, now)
+    old
+      .prepare(`INSERT INTO accounts (id, name, kind, created_at, updated_at) VALUES (7, 'acme', 'org', ?, ?)`)
+      .run(now, now)
+    old
+      .prepare(
+        `INSERT INTO accounts (id, name, kind, password_hash, created_at, updated_at) VALUES (9, 'alice', 'user', 'h', ?, ?)`,
+      )
+      .run(now, now)
     old.prepare('INSERT INTO org_members (org_id, user_id, is_owner) VALUES (7, 9, 1)').run()
     old.prepare(`INSERT INTO teams (id, org_id, name, created_at) VALUES (4, 7, 'devs', ?)`).run(now)
     old.prepare('INSERT INTO team_members (team_id, user_id) VALUES (4, 9)').run()
-    old.prepare(`INSERT INTO access_tokens (id, user_id, name, secret_hash, kind, created_at) VALUES ('t1', 9, 'ci', 'x', 'personal', ?)`).run(now)
-    old.prepare(`INSERT INTO robots (id, name, namespace, secret_hash, created_at, created_by) VALUES (3, 'robot$acme+ci', 'acme', 'x', ?, 'alice')`).run(now)
+    old
+      .prepare(
+        `INSERT INTO access_tokens (id, user_id, name, secret_hash, kind, created_at) VALUES ('t1', 9, 'ci', 'x', 'personal', ?)`,
+      )
+      .run(now)
+    old
+      .prepare(
+        `INSERT INTO robots (id, name, namespace, secret_hash, created_at, created_by) VALUES (3, 'robot$acme+ci', 'acme', 'x', ?, 'alice')`,
+      )
+      .run(now)
     old.prepare(`INSERT INTO robot_permissions (robot_id, repository, actions) VALUES (3, 'acme/app', 'pull')`).run()
-    old.prepare(`INSERT INTO events (at, actor, action, target_type, target) VALUES (?, 'alice', 'push', 'manifest', 'acme/app:v1')`).run(now)
-    old.prepare(`INSERT INTO events (at, actor, action, target_type, target) VALUES (?, 'anonymous', 'pull', 'manifest', 'acme/app:v1')`).run(now)
+    old
+      .prepare(
+        `INSERT INTO events (at, actor, action, target_type, target) VALUES (?, 'alice', 'push', 'manifest', 'acme/app:v1')`,
+      )
+      .run(now)
+    old
+      .prepare(
+        `INSERT INTO events (at, actor, action, target_type, target) VALUES (?, 'anonymous', 'pull', 'manifest', 'acme/app:v1')`,
+      )
+      .run(now)
     old.close()
 
     const db = openDb(file)
@@ -61,7 +83,9 @@ describe('migrations', () => {
       db.prepare('DELETE FROM accounts WHERE id = 9').run()
       expect(db.prepare('SELECT COUNT(*) AS n FROM org_members').get()).toEqual({ n: 0 })
       expect(db.prepare('SELECT COUNT(*) AS n FROM access_tokens').get()).toEqual({ n: 0 })
-      const next = db.prepare(`INSERT INTO accounts (name, kind, created_at, updated_at) VALUES ('alice', 'user', 1, 1)`).run()
+      const next = db
+        .prepare(`INSERT INTO accounts (name, kind, created_at, updated_at) VALUES ('alice', 'user', 1, 1)`)
+        .run()
       expect(Number(next.lastInsertRowid)).toBe(10)
       db.prepare('DELETE FROM robots WHERE id = 3').run()
       expect(db.prepare('SELECT COUNT(*) AS n FROM robot_permissions').get()).toEqual({ n: 0 })

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.ts'
+import { escapeLike } from './sql.ts'
 
 /** Who did it: an account (user) or robot by id, an anonymous caller, or Wharf itself (`system`, `ldap`). */
 export type ActorKind = 'user' | 'robot' | 'anonymous' | 'system'
@@ -30,6 +31,8 @@ export interface EventFilter {
   target?: string
   since?: number
   until?: number
+  /** What happened to one repository: the repository itself, and its tags, manifests and blobs. */
+  repository?: string
   /** Events with an id below this one (paging backwards from the newest). */
   before?: number
   limit: number
@@ -42,12 +45,24 @@ export class EventsStore {
 
   constructor(db: Db) {
     this.#db = db
-    this.#insert = db.prepare(`INSERT INTO events (at, actor, actor_kind, actor_id, action, target_type, target, address, outcome, detail)
+    this.#insert =
+      db.prepare(`INSERT INTO events (at, actor, actor_kind, actor_id, action, target_type, target, address, outcome, detail)
                                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   }
 
   insert(e: Omit<EventRecord, 'id'>): void {
-    this.#insert.run(e.at, e.actor, e.actorKind, e.actorId, e.action, e.targetType, e.target, e.address, e.outcome, e.detail ? JSON.stringify(e.detail) : null)
+    this.#insert.run(
+      e.at,
+      e.actor,
+      e.actorKind,
+      e.actorId,
+      e.action,
+      e.targetType,
+      e.target,
+      e.address,
+      e.outcome,
+      e.detail ? JSON.stringify(e.detail) : null,
+    )
   }
 
   /** Newest first. The filter builds the WHERE clause from fixed fragments; values are always bound. */
@@ -69,16 +84,19 @@ export class EventsStore {
       if (f.target.endsWith('*')) add(`target LIKE ? ESCAPE '\\'`, `${escapeLike(f.target.slice(0, -1))}%`)
       else add('target = ?', f.target)
     }
+    if (f.repository !== undefined) {
+      const name = escapeLike(f.repository)
+      where.push(`(target = ? OR target LIKE ? ESCAPE '\\' OR target LIKE ? ESCAPE '\\')`)
+      args.push(f.repository, `${name}:%`, `${name}@%`)
+    }
     if (f.since !== undefined) add('at >= ?', f.since)
     if (f.until !== undefined) add('at < ?', f.until)
     if (f.before !== undefined) add('id < ?', f.before)
     const sql = `SELECT id, at, actor, actor_kind AS actorKind, actor_id AS actorId, action, target_type AS targetType, target, address, outcome, detail FROM events
                  ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`
-    const rows = this.#db.prepare(sql).all(...args, f.limit) as (Omit<EventRecord, 'detail'> & { detail: string | null })[]
+    const rows = this.#db.prepare(sql).all(...args, f.limit) as (Omit<EventRecord, 'detail'> & {
+      detail: string | null
+    })[]
     return rows.map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }))
   }
-}
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`)
 }

@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './db.ts'
+import { escapeLike } from './sql.ts'
 
 export interface ManifestRow {
   digest: string
@@ -86,11 +87,6 @@ export interface NamePage {
   more: boolean
 }
 
-/** A LIKE pattern's literal text (the statements declare `\\` as their ESCAPE). */
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`)
-}
-
 type RawManifest = Omit<ManifestRow, 'annotations'> & { annotations: string | null }
 
 /** Registry metadata in SQLite: repositories, blob links, manifests, tags and upload sessions. */
@@ -107,9 +103,11 @@ export class Metadata {
         'INSERT INTO repositories (name, created_at, created_by) VALUES (?, ?, ?) ON CONFLICT(name) DO NOTHING',
       ),
       repoPage: p('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?').pluck(),
-      repoGet: p(`SELECT name, visibility, description, long_description AS longDescription, created_at AS createdAt, created_by AS createdBy
+      repoGet:
+        p(`SELECT name, visibility, description, long_description AS longDescription, created_at AS createdAt, created_by AS createdBy
                   FROM repositories WHERE name = ?`),
-      repoRows: p(`SELECT name, visibility, description, long_description AS longDescription, created_at AS createdAt, created_by AS createdBy
+      repoRows:
+        p(`SELECT name, visibility, description, long_description AS longDescription, created_at AS createdAt, created_by AS createdBy
                    FROM repositories WHERE name > ? AND (? IS NULL OR name LIKE ? ESCAPE '\\') ORDER BY name LIMIT ?`),
       repoCreate: p(
         `INSERT INTO repositories (name, created_at, created_by, visibility, description, long_description)

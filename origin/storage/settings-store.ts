@@ -8,7 +8,9 @@ export class SettingsStore {
 
   constructor(db: Db) {
     this.#get = db.prepare('SELECT value FROM settings WHERE key = ?').pluck()
-    this.#set = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+    this.#set = db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    )
   }
 
   get<T>(key: string): T | undefined {

@@ -51,7 +51,9 @@ describe('GET /api/v0/repositories/<name>/_tags and /_manifests/<ref>', () => {
       size: image.config.size + image.layers[0]!.size + image.layers[1]!.size,
       pushedBy: 'admin',
       pulledAt: null,
-      platforms: [{ os: 'linux', architecture: 'amd64', variant: null, digest: image.manifest.digest, size: expect.any(Number) }],
+      platforms: [
+        { os: 'linux', architecture: 'amd64', variant: null, digest: image.manifest.digest, size: expect.any(Number) },
+      ],
     })
     expect(Date.parse(tag.pushedAt)).toBeGreaterThan(Date.now() - 60_000)
     expect((await getManifest(origin.url, 'admin/shop', 'v1')).status).toBe(200)
@@ -120,5 +122,29 @@ describe('GET /api/v0/repositories/<name>/_tags and /_manifests/<ref>', () => {
     const bad = await api.call('GET', '/repositories/admin/shop/_manifests/sha256:zz', TEST_ADMIN)
     expect(bad.status).toBe(400)
     expect((await api.call('GET', '/repositories/admin/shop/_tags?offset=x', TEST_ADMIN)).status).toBe(400)
+  })
+})
+
+describe('GET /api/v0/repositories/<name>/_events', () => {
+  it('is what happened to that repository only, with addresses for its admins', async () => {
+    await pushImage(origin.url, 'admin/shop-two', { ref: 'v1' })
+    const res = await api.call('GET', '/repositories/admin/shop/_events', TEST_ADMIN)
+    expect(res.status).toBe(200)
+    const events = res.body.events as { action: string; target: string; address: string | null }[]
+    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['push', 'pull']))
+    expect(events.every((e) => e.target === 'admin/shop' || /^admin\/shop[:@]/.test(e.target))).toBe(true)
+    expect(events.find((e) => e.action === 'push')!.address).toBe('127.0.0.1')
+    const pushes = await api.call('GET', '/repositories/admin/shop/_events?action=pull&limit=1', TEST_ADMIN)
+    expect(pushes.body.events).toHaveLength(1)
+    expect(pushes.body.next).not.toBeNull()
+
+    expect((await api.call('GET', '/repositories/admin/shop/_events', alice)).status).toBe(404)
+    expect(
+      (await api.call('PUT', '/repositories/admin/shop/_grants/users/alice', TEST_ADMIN, { role: 'read' })).status,
+    ).toBe(200)
+    const read = await api.call('GET', '/repositories/admin/shop/_events', alice)
+    expect(read.status).toBe(200)
+    expect(read.body.events.length).toBeGreaterThan(0)
+    expect(read.body.events.every((e: { address: string | null }) => e.address === null)).toBe(true)
   })
 })

@@ -6,6 +6,7 @@ import type { ApiEnv } from '../../http/api-auth.ts'
 import { assertComponent } from '../../services/common.ts'
 import { ROLE_NAMES, type GrantView, type ScopeType, type SubjectType } from '../../services/grants.ts'
 import type { Role } from '../../storage/access-store.ts'
+import { eventFilter, EVENTS_QUERY } from './events.ts'
 import { caller, json, PAGE, PAGE_QUERY, query } from './input.ts'
 import type { ApiServices } from './services.ts'
 
@@ -43,12 +44,13 @@ type WithBody<T extends z.ZodType> = Context<ApiEnv, string, { out: { json: z.ou
  *   /repositories[/<name>]                              list, create, get, change, delete
  *   /repositories/<name>/_tags                          tags with platforms, sizes, pushes and pulls
  *   /repositories/<name>/_manifests/<tag|digest>        an image: layers against Dockerfile lines, config, referrers
+ *   /repositories/<name>/_events                        what happened to it (filters as /events)
  *   /repositories/<name>/_grants[/users|teams/<who>]    roles on one repository
  *   /namespaces/<org>/grants[/users|teams/<who>]        roles on every repository of an organization
  *   /repositories/<name>/teamAccess/<team>              DTR's spelling of a team's grant on a repository
  *   /repositoryNamespaces/<org>/teamAccess/<team>       DTR's spelling of a team's grant on a namespace
  */
-export function repositoryRoutes({ repositories, images, grants }: ApiServices) {
+export function repositoryRoutes({ repositories, images, grants, audit }: ApiServices) {
   const app = new Hono<ApiEnv>()
 
   app.get('/repositories', query(strict({ ...PAGE, namespace: text(255).optional() })), (c) => {
@@ -97,6 +99,10 @@ export function repositoryRoutes({ repositories, images, grants }: ApiServices) 
     const { limit, offset } = c.req.valid('query')
     const page = await images.tags(caller(c), repo(c), offset, limit)
     return c.json({ tags: page.items, total: page.total })
+  })
+  app.get(`/repositories/${NAME}/_events`, query(EVENTS_QUERY), (c) => {
+    const page = audit.repository(caller(c), repo(c), eventFilter(c.req.valid('query')))
+    return c.json({ events: page.items, next: page.next })
   })
   app.get(`/repositories/${NAME}/_manifests/:reference`, async (c) =>
     c.json(await images.image(caller(c), repo(c), c.req.param('reference'))),

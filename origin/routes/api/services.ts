@@ -46,7 +46,7 @@ export function createApiServices(deps: OriginDeps): ApiServices {
     tokens: new PersonalTokensService({ accounts, access, auth, permissions, events, now }),
     robots: new RobotsService({ accounts, access, auth, permissions, events, now }),
     settings: new SettingsService({ settings, permissions, keys, events }),
-    audit: new AuditLog({ events, permissions }),
+    audit: new AuditLog({ events, permissions, repositories }),
     sessions: new SessionsService({ auth, events }),
     caches: new CacheSettingsService({
       accounts,
