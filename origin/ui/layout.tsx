@@ -33,7 +33,10 @@ interface NavItem {
   who: 'anyone' | 'user' | 'admin'
 }
 
-const NAV: NavItem[] = [{ section: 'repositories', href: '/repositories', label: 'Repositories', who: 'anyone' }]
+const NAV: NavItem[] = [
+  { section: 'repositories', href: '/repositories', label: 'Repositories', who: 'anyone' },
+  { section: 'events', href: '/events', label: 'Events', who: 'user' },
+]
 
 function visibleNav(p: Principal): NavItem[] {
   const user = p.kind === 'user'

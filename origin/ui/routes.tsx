@@ -12,8 +12,10 @@ import { clientAddress } from '../http/client-address.ts'
 import type { ApiServices } from '../routes/api/services.ts'
 import type { GrantView } from '../services/grants.ts'
 import type { Caller } from '../services/permissions.ts'
+import type { EventFilter } from '../storage/events-store.ts'
 import type { UiEnv } from './env.ts'
 import { ErrorPage, type PageContext, type Section } from './layout.tsx'
+import { EventsPage, type EventsQuery } from './pages/events.tsx'
 import { ImagePage } from './pages/image.tsx'
 import { LoginPage } from './pages/login.tsx'
 import { RepositoriesPage, RepositoryResults, type RepositoriesQuery } from './pages/repositories.tsx'
@@ -61,7 +63,7 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
   const secure = deps.config.publicUrl.protocol === 'https:'
   const registryHost = deps.config.publicUrl.host
   const sessionCookie = { path: '/', httpOnly: true, sameSite: 'Strict', secure } as const
-  const { images, repositories, grants, sessions } = services
+  const { images, repositories, grants, sessions, audit } = services
 
   app.get('/static/:file', securityHeaders(), (c) => {
     const a = assets.get(param(c, 'file'))
@@ -94,7 +96,7 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       )
     },
   ]
-  for (const path of ['/', '/login', '/logout', '/repositories', '/repositories/*']) app.use(path, ...pages)
+  for (const path of ['/', '/login', '/logout', '/events', '/repositories', '/repositories/*']) app.use(path, ...pages)
 
   const ctxOf = (c: Context<UiEnv>, section?: Section): PageContext => ({
     principal: c.get('principal'),
@@ -282,6 +284,68 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
     }),
   )
 
+  const eventsOf = (c: Context<UiEnv>, path: string) => {
+    const { q, filter } = eventsQuery(c)
+    return { q, filter, more: (next: string) => `${path}?${new URLSearchParams({ ...clean(q), before: next })}` }
+  }
+
+  app.get(
+    '/events',
+    render('events', (c) => {
+      const caller = callerOf(c)
+      const p = c.get('principal')
+      if (p.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in to read events')
+      const { q, filter, more } = eventsOf(c, '/events')
+      if (!p.isAdmin) delete filter.actor
+      const page = audit.list(caller, filter)
+      return (
+        <EventsPage
+          ctx={ctxOf(c, 'events')}
+          title={p.isAdmin ? 'Events' : 'Your activity'}
+          intro={
+            p.isAdmin
+              ? 'Everything recorded: sign-ins, tokens, grants, settings, pushes, pulls and deletes.'
+              : 'What you did: sign-ins, tokens, pushes, pulls and changes. Administrators see everyone’s.'
+          }
+          action="/events"
+          q={q}
+          byActor={p.isAdmin}
+          events={page.items}
+          next={page.next}
+          moreHref={page.next ? more(page.next) : ''}
+          now={deps.now()}
+        />
+      )
+    }),
+  )
+
+  app.get(
+    `/repositories/${NAME}/_events`,
+    render('repositories', (c) => {
+      const name = param(c, 'name')
+      const { q, filter, more } = eventsOf(c, `/repositories/${name}/_events`)
+      const page = audit.repository(callerOf(c), name, filter)
+      return (
+        <EventsPage
+          ctx={ctxOf(c, 'repositories')}
+          title={`Events of ${name}`}
+          intro="Pushes, pulls, deletes, tag moves, and changes to its settings and access, newest first."
+          action={`/repositories/${name}/_events`}
+          q={q}
+          byActor={true}
+          events={page.items}
+          next={page.next}
+          moreHref={page.next ? more(page.next) : ''}
+          now={deps.now()}
+          crumbs={[
+            { href: '/repositories', label: 'Repositories' },
+            { href: `/repositories/${name}`, label: name },
+          ]}
+        />
+      )
+    }),
+  )
+
   app.get(
     `/repositories/${NAME}`,
     render('repositories', (c) => repositoryPage(c)),
@@ -302,6 +366,37 @@ function safeNext(next: string | undefined): string {
 function pathOf(c: Context): string {
   const u = new URL(c.req.url)
   return `${u.pathname}${u.search}`
+}
+
+const EVENTS_PER_PAGE = 50
+const DAY_MS = 86_400_000
+
+/** The events filter of a page's query: dates are whole UTC days, `until` included. */
+function eventsQuery(c: Context<UiEnv>): { q: EventsQuery; filter: EventFilter } {
+  const q: EventsQuery = {}
+  const filter: EventFilter = { limit: EVENTS_PER_PAGE }
+  for (const k of ['actor', 'action', 'target'] as const) {
+    const v = c.req.query(k)?.trim().slice(0, 1000)
+    if (v) {
+      q[k] = v
+      filter[k] = v
+    }
+  }
+  for (const k of ['since', 'until'] as const) {
+    const v = c.req.query(k)
+    const ms = v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : Number.NaN
+    if (Number.isFinite(ms)) {
+      q[k] = v
+      filter[k] = k === 'until' ? ms + DAY_MS : ms
+    }
+  }
+  const before = c.req.query('before')
+  if (before && /^\d{1,15}$/.test(before)) filter.before = Number(before)
+  return { q, filter }
+}
+
+function clean(q: EventsQuery): Record<string, string> {
+  return Object.fromEntries(Object.entries(q).filter((e): e is [string, string] => typeof e[1] === 'string'))
 }
 
 function repositoriesQuery(c: Context<UiEnv>): RepositoriesQuery {

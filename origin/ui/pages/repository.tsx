@@ -250,6 +250,11 @@ export const RepositoryPage: FC<RepositoryPageProps> = (p) => {
           {repo.name} <span class={`badge ${repo.visibility}`}>{repo.visibility}</span>
         </h1>
         {repo.description ? <p class="lead">{repo.description}</p> : null}
+        {ctx.principal.kind === 'user' ? (
+          <p class="small">
+            <a href={`/repositories/${repo.name}/_events`}>Events of this repository →</a>
+          </p>
+        ) : null}
         <Copyable text={`docker pull ${ctx.registryHost}/${repo.name}:${first}`} label="the pull command" />
       </header>
       {p.notice ? (
