@@ -36,6 +36,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { section: 'repositories', href: '/repositories', label: 'Repositories', who: 'anyone' },
   { section: 'events', href: '/events', label: 'Events', who: 'user' },
+  { section: 'tokens', href: '/tokens', label: 'Access tokens', who: 'user' },
 ]
 
 function visibleNav(p: Principal): NavItem[] {

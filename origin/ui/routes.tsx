@@ -17,6 +17,7 @@ import type { UiEnv } from './env.ts'
 import { ErrorPage, type PageContext, type Section } from './layout.tsx'
 import { EventsPage, type EventsQuery } from './pages/events.tsx'
 import { ImagePage } from './pages/image.tsx'
+import { TokensPage, type TokensPageProps } from './pages/tokens.tsx'
 import { LoginPage } from './pages/login.tsx'
 import { RepositoriesPage, RepositoryResults, type RepositoriesQuery } from './pages/repositories.tsx'
 import { DeleteTagPage, RepositoryPage } from './pages/repository.tsx'
@@ -63,7 +64,7 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
   const secure = deps.config.publicUrl.protocol === 'https:'
   const registryHost = deps.config.publicUrl.host
   const sessionCookie = { path: '/', httpOnly: true, sameSite: 'Strict', secure } as const
-  const { images, repositories, grants, sessions, audit } = services
+  const { images, repositories, grants, sessions, audit, accounts, tokens, robots } = services
 
   app.get('/static/:file', securityHeaders(), (c) => {
     const a = assets.get(param(c, 'file'))
@@ -96,7 +97,8 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       )
     },
   ]
-  for (const path of ['/', '/login', '/logout', '/events', '/repositories', '/repositories/*']) app.use(path, ...pages)
+  for (const path of ['/', '/login', '/logout', '/events', '/tokens', '/tokens/*', '/repositories', '/repositories/*'])
+    app.use(path, ...pages)
 
   const ctxOf = (c: Context<UiEnv>, section?: Section): PageContext => ({
     principal: c.get('principal'),
@@ -344,6 +346,109 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
         />
       )
     }),
+  )
+
+  const tokensPage = (
+    c: Context<UiEnv>,
+    extra: Partial<Pick<TokensPageProps, 'created' | 'notice' | 'error'>> = {},
+  ) => {
+    const caller = callerOf(c)
+    const me = accounts.me(caller)
+    if (me.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in to manage your tokens')
+    const namespaces = [me.name, ...me.orgs.filter((o) => o.isOwner).map((o) => o.name)]
+    const robotLists = namespaces.map((namespace) => ({
+      namespace,
+      robots: robots.list(caller, namespace, '', 500).items,
+    }))
+    return (
+      <TokensPage
+        ctx={ctxOf(c, 'tokens')}
+        user={me.name}
+        tokens={tokens.list(caller, me.name, '', 500).items.reverse()}
+        robots={robotLists}
+        now={deps.now()}
+        {...extra}
+      />
+    )
+  }
+  /** A form's expiry choice (days from now), as epoch ms; null for never. */
+  const expiry = (v: unknown): number | null => {
+    const days = typeof v === 'string' && /^\d{1,4}$/.test(v) ? Number(v) : 0
+    return days > 0 ? deps.now() + days * DAY_MS : null
+  }
+  /** Runs a form's change; a refusal the user can fix is shown on the page rather than as an error page. */
+  const attempt = async (
+    c: Context<UiEnv>,
+    change: () => Promise<Partial<Pick<TokensPageProps, 'created' | 'notice'>>>,
+  ) => {
+    try {
+      return tokensPage(c, await change())
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status === 401 || err.status === 404) throw err
+      c.status(err.status as 400)
+      return tokensPage(c, { error: err.message })
+    }
+  }
+
+  app.get(
+    '/tokens',
+    render('tokens', (c) => tokensPage(c)),
+  )
+
+  app.post(
+    '/tokens',
+    render('tokens', (c) =>
+      attempt(c, async () => {
+        const form = await c.req.parseBody()
+        const name = typeof form.name === 'string' ? form.name.trim().slice(0, 100) : ''
+        if (!name) throw new ApiError('BAD_REQUEST', 'give the token a name')
+        const user = c.get('principal')
+        if (user.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in to manage your tokens')
+        const made = tokens.create(callerOf(c), user.name, { name, expiresAt: expiry(form.expiresInDays) })
+        return { created: { kind: 'token', name, login: user.name, secret: made.secret } }
+      }),
+    ),
+  )
+
+  app.post(
+    '/tokens/:id/revoke',
+    render('tokens', (c) =>
+      attempt(c, async () => {
+        const user = c.get('principal')
+        if (user.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in to manage your tokens')
+        tokens.revoke(callerOf(c), user.name, param(c, 'id'))
+        return { notice: 'Token revoked: it no longer signs anything in.' }
+      }),
+    ),
+  )
+
+  app.post(
+    '/tokens/robots/:namespace',
+    render('tokens', (c) =>
+      attempt(c, async () => {
+        const form = await c.req.parseBody()
+        const name = typeof form.name === 'string' ? form.name.trim() : ''
+        const repository = typeof form.repository === 'string' ? form.repository.trim() : ''
+        const actions = [form.pull === '1' ? 'pull' : '', form.push === '1' ? 'push' : ''].filter(Boolean)
+        if (actions.length === 0) throw new ApiError('BAD_REQUEST', 'a robot needs pull, push or both')
+        const made = robots.create(callerOf(c), param(c, 'namespace'), {
+          name,
+          permissions: [{ repository, actions }],
+          expiresAt: expiry(form.expiresInDays),
+        })
+        return { created: { kind: 'robot', name: made.robot.name, login: made.robot.name, secret: made.secret } }
+      }),
+    ),
+  )
+
+  app.post(
+    '/tokens/robots/:namespace/:name/delete',
+    render('tokens', (c) =>
+      attempt(c, async () => {
+        robots.delete(callerOf(c), param(c, 'namespace'), param(c, 'name'))
+        return { notice: `Robot ${param(c, 'name')} deleted.` }
+      }),
+    ),
   )
 
   app.get(
