@@ -12,7 +12,8 @@ export interface PageContext {
   section?: Section
 }
 
-export type Section = 'repositories' | 'events' | 'organizations' | 'tokens' | 'network' | 'bandwidth' | 'settings'
+export type Section =
+  'repositories' | 'events' | 'organizations' | 'users' | 'tokens' | 'network' | 'bandwidth' | 'settings'
 
 /** The hidden field every state-changing form carries. */
 export const Csrf: FC<{ token: string }> = ({ token }) => <input type="hidden" name={CSRF_FIELD} value={token} />
@@ -36,7 +37,9 @@ interface NavItem {
 const NAV: NavItem[] = [
   { section: 'repositories', href: '/repositories', label: 'Repositories', who: 'anyone' },
   { section: 'events', href: '/events', label: 'Events', who: 'user' },
+  { section: 'organizations', href: '/orgs', label: 'Organizations', who: 'user' },
   { section: 'tokens', href: '/tokens', label: 'Access tokens', who: 'user' },
+  { section: 'users', href: '/users', label: 'Users', who: 'admin' },
 ]
 
 function visibleNav(p: Principal): NavItem[] {

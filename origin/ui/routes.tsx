@@ -17,6 +17,7 @@ import type { UiEnv } from './env.ts'
 import { ErrorPage, type PageContext, type Section } from './layout.tsx'
 import { EventsPage, type EventsQuery } from './pages/events.tsx'
 import { ImagePage } from './pages/image.tsx'
+import { OrgPage, OrgsPage, TeamPage, UsersPage, type Flash } from './pages/people.tsx'
 import { TokensPage, type TokensPageProps } from './pages/tokens.tsx'
 import { LoginPage } from './pages/login.tsx'
 import { RepositoriesPage, RepositoryResults, type RepositoriesQuery } from './pages/repositories.tsx'
@@ -25,6 +26,21 @@ import { CSRF_COOKIE, csrfValid, newCsrfToken, securityHeaders, session } from '
 
 /** A repository name in a path, as /api/v0 reads it (components that start with a letter or digit). */
 const NAME = ':name{[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*}'
+/** Every path the UI answers (its middleware runs on these only: /v2/ and /api/ never see it). */
+const UI_PATHS = [
+  '/',
+  '/login',
+  '/logout',
+  '/events',
+  '/tokens',
+  '/tokens/*',
+  '/orgs',
+  '/orgs/*',
+  '/users',
+  '/users/*',
+  '/repositories',
+  '/repositories/*',
+]
 const TAGS_PER_PAGE = 50
 const REPOSITORIES_PER_PAGE = 25
 const ROLES = new Set(['read', 'write', 'admin'])
@@ -64,7 +80,7 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
   const secure = deps.config.publicUrl.protocol === 'https:'
   const registryHost = deps.config.publicUrl.host
   const sessionCookie = { path: '/', httpOnly: true, sameSite: 'Strict', secure } as const
-  const { images, repositories, grants, sessions, audit, accounts, tokens, robots } = services
+  const { images, repositories, grants, sessions, audit, accounts, tokens, robots, orgs } = services
 
   app.get('/static/:file', securityHeaders(), (c) => {
     const a = assets.get(param(c, 'file'))
@@ -97,8 +113,7 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       )
     },
   ]
-  for (const path of ['/', '/login', '/logout', '/events', '/tokens', '/tokens/*', '/repositories', '/repositories/*'])
-    app.use(path, ...pages)
+  for (const path of UI_PATHS) app.use(path, ...pages)
 
   const ctxOf = (c: Context<UiEnv>, section?: Section): PageContext => ({
     principal: c.get('principal'),
@@ -449,6 +464,208 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
         return { notice: `Robot ${param(c, 'name')} deleted.` }
       }),
     ),
+  )
+
+  const permissions = deps.identity.permissions
+  const formText = (v: unknown, max = 255) => (typeof v === 'string' ? v.trim().slice(0, max) : '')
+  /** Runs a form's change and shows the page again with what happened, or with why it did not. */
+  const flash = (
+    section: Section,
+    show: (c: Context<UiEnv>, f: Flash) => Promise<JSX.Element> | JSX.Element,
+    change: (c: Context<UiEnv>, form: Record<string, unknown>) => Promise<string> | string,
+  ) =>
+    render(section, async (c) => {
+      const form = (await c.req.parseBody()) as Record<string, unknown>
+      let notice: string
+      try {
+        notice = await change(c, form)
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status === 401 || err.status === 404) throw err
+        c.status(err.status as 400)
+        return show(c, { error: err.message })
+      }
+      return show(c, { notice })
+    })
+
+  const orgsPage = (c: Context<UiEnv>, f: Flash = {}) => {
+    const p = c.get('principal')
+    if (p.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in to see organizations')
+    const me = accounts.me(callerOf(c))
+    const all = accounts.list(callerOf(c), 'org', '', 500).items
+    const mine = new Set(me.kind === 'user' ? me.orgs.map((o) => o.name) : [])
+    const orgs = p.isAdmin ? all : all.filter((o) => mine.has(o.name))
+    return <OrgsPage ctx={ctxOf(c, 'organizations')} orgs={orgs} canCreate={p.isAdmin} now={deps.now()} {...f} />
+  }
+  const orgPage = (c: Context<UiEnv>, f: Flash = {}) => {
+    const caller = callerOf(c)
+    const name = param(c, 'org')
+    const org = accounts.get(caller, name)
+    if (org.kind !== 'org') throw new ApiError('NOT_FOUND', `no organization named "${name}"`)
+    const owner = permissions.ownsNamespace(caller.principal, name)
+    return (
+      <OrgPage
+        ctx={ctxOf(c, 'organizations')}
+        org={org}
+        members={orgs.members(caller, name, '', 500).items}
+        teams={orgs.teams(caller, name, '', 500).items}
+        grants={owner ? grants.list(caller, 'namespace', name, '', 500).items : undefined}
+        owner={owner}
+        {...f}
+      />
+    )
+  }
+  const teamPage = (c: Context<UiEnv>, f: Flash = {}) => {
+    const caller = callerOf(c)
+    const org = param(c, 'org')
+    const team = orgs.team(caller, org, param(c, 'team'))
+    return (
+      <TeamPage
+        ctx={ctxOf(c, 'organizations')}
+        org={org}
+        team={team}
+        members={orgs.teamMembers(caller, org, team.name, '', 500).items}
+        owner={permissions.ownsNamespace(caller.principal, org)}
+        {...f}
+      />
+    )
+  }
+
+  app.get(
+    '/orgs',
+    render('organizations', (c) => orgsPage(c)),
+  )
+  app.post(
+    '/orgs',
+    flash('organizations', orgsPage, async (c, form) => {
+      const name = formText(form.name)
+      const fullName = formText(form.fullName)
+      await accounts.create(callerOf(c), { name, kind: 'org', ...(fullName ? { fullName } : {}) })
+      return `Organization ${name} created.`
+    }),
+  )
+  app.get(
+    '/orgs/:org',
+    render('organizations', (c) => orgPage(c)),
+  )
+  app.post(
+    '/orgs/:org/members',
+    flash('organizations', orgPage, (c, form) => {
+      const user = formText(form.user)
+      const owner = form.owner === '1'
+      orgs.setMember(callerOf(c), param(c, 'org'), user, owner)
+      return `${user} is ${owner ? 'an owner' : 'a member'} of ${param(c, 'org')}.`
+    }),
+  )
+  app.post(
+    '/orgs/:org/members/remove',
+    flash('organizations', orgPage, (c, form) => {
+      const user = formText(form.user)
+      orgs.removeMember(callerOf(c), param(c, 'org'), user)
+      return `${user} is no longer a member of ${param(c, 'org')}.`
+    }),
+  )
+  app.post(
+    '/orgs/:org/teams',
+    flash('organizations', orgPage, (c, form) => {
+      const name = formText(form.name)
+      const description = formText(form.description, 1000)
+      orgs.createTeam(callerOf(c), param(c, 'org'), name, description ? { description } : {})
+      return `Team ${name} created.`
+    }),
+  )
+  app.post(
+    '/orgs/:org/grants',
+    flash('organizations', orgPage, (c, form) => {
+      const subjectType = form.subjectType === 'user' ? 'user' : 'team'
+      const subject = formText(form.subject)
+      const role = typeof form.role === 'string' && ROLES.has(form.role) ? (form.role as 'read') : undefined
+      if (!subject || !role) throw new ApiError('BAD_REQUEST', 'say who (a team or user name) and which level')
+      grants.set(callerOf(c), 'namespace', param(c, 'org'), subjectType, subject, role)
+      return `${subjectType} ${subject} now has ${role} access to every repository of ${param(c, 'org')}.`
+    }),
+  )
+  app.post(
+    '/orgs/:org/grants/remove',
+    flash('organizations', orgPage, (c, form) => {
+      const subjectType = form.subjectType === 'user' ? 'user' : 'team'
+      const subject = formText(form.subject)
+      grants.delete(callerOf(c), 'namespace', param(c, 'org'), subjectType, subject)
+      return `${subjectType} ${subject} no longer has a grant on ${param(c, 'org')}.`
+    }),
+  )
+  app.get(
+    '/orgs/:org/teams/:team',
+    render('organizations', (c) => teamPage(c)),
+  )
+  app.post(
+    '/orgs/:org/teams/:team/members',
+    flash('organizations', teamPage, (c, form) => {
+      const user = formText(form.user)
+      orgs.addTeamMember(callerOf(c), param(c, 'org'), param(c, 'team'), user)
+      return `${user} added to ${param(c, 'team')}.`
+    }),
+  )
+  app.post(
+    '/orgs/:org/teams/:team/members/remove',
+    flash('organizations', teamPage, (c, form) => {
+      const user = formText(form.user)
+      orgs.removeTeamMember(callerOf(c), param(c, 'org'), param(c, 'team'), user)
+      return `${user} removed from ${param(c, 'team')}.`
+    }),
+  )
+
+  const usersPage = (c: Context<UiEnv>, f: Flash & { created?: { name: string; password: string } } = {}) => {
+    const p = c.get('principal')
+    if (p.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in first')
+    if (!p.isAdmin) throw new ApiError('FORBIDDEN', 'only system administrators manage users')
+    return (
+      <UsersPage
+        ctx={ctxOf(c, 'users')}
+        users={accounts.list(callerOf(c), 'user', '', 500).items}
+        now={deps.now()}
+        {...f}
+      />
+    )
+  }
+  app.get(
+    '/users',
+    render('users', (c) => usersPage(c)),
+  )
+  app.post(
+    '/users',
+    render('users', async (c) => {
+      const form = (await c.req.parseBody()) as Record<string, unknown>
+      const name = formText(form.name)
+      const fullName = formText(form.fullName)
+      const email = formText(form.email)
+      try {
+        const made = await accounts.create(callerOf(c), {
+          name,
+          kind: 'user',
+          isAdmin: form.isAdmin === '1',
+          ...(fullName ? { fullName } : {}),
+          ...(email ? { email } : {}),
+        })
+        return usersPage(c, { created: { name, password: made.password ?? '' } })
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status === 401) throw err
+        c.status(err.status as 400)
+        return usersPage(c, { error: err.message })
+      }
+    }),
+  )
+  app.post(
+    '/users/:name',
+    flash('users', usersPage, async (c, form) => {
+      const name = param(c, 'name')
+      const patch: { isAdmin?: boolean; active?: boolean } = {}
+      if (form.isAdmin === '0' || form.isAdmin === '1') patch.isAdmin = form.isAdmin === '1'
+      if (form.active === '0' || form.active === '1') patch.active = form.active === '1'
+      await accounts.update(callerOf(c), name, patch)
+      if (patch.isAdmin !== undefined)
+        return `${name} is ${patch.isAdmin ? 'now an administrator' : 'no longer an administrator'}.`
+      return `${name} is ${patch.active ? 'active again' : 'deactivated: every session and token of theirs is revoked'}.`
+    }),
   )
 
   app.get(

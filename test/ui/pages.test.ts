@@ -257,6 +257,34 @@ describeWithBrowser('web UI pages (headless Chromium)', () => {
     await context.close()
   })
 
+  it('lets an admin create a user (password shown once), promote and deactivate them', async () => {
+    const { page, problems, context } = await openPage(browser)
+    await signIn(page, origin.url, TEST_ADMIN)
+    await page.getByRole('link', { name: 'Users' }).click()
+    await page.waitForURL((u) => u.pathname === '/users')
+    await page.getByLabel('Username').fill('carol')
+    await page.getByRole('button', { name: 'Create user' }).click()
+    const password = (await page.locator('#new-secret code').textContent()) ?? ''
+    expect(password.length).toBeGreaterThan(16)
+    const carol = await openPage(browser)
+    await signIn(carol.page, origin.url, { username: 'carol', password })
+    expect(await carol.page.locator('.user').textContent()).toBe('carol')
+    // carol is no admin: no Users page for her
+    expect(await carol.page.getByRole('link', { name: 'Users' }).count()).toBe(0)
+    expect((await carol.page.goto(`${origin.url}/users`))?.status()).toBe(403)
+
+    await page.locator('#users tr[data-user="carol"]').getByRole('button', { name: 'Deactivate' }).click()
+    await expect.poll(() => page.locator('.notice').textContent()).toContain('carol is deactivated')
+    // her session is gone at once
+    await carol.page.goto(`${origin.url}/tokens`)
+    expect(new URL(carol.page.url()).pathname).toBe('/login')
+    await screenshot(page, 'users')
+    expect(unexpected(carol.problems, 403)).toEqual([])
+    await carol.context.close()
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('fits a phone-width screen and follows a dark system theme', async () => {
     const { page, problems, context } = await openPage(browser, { width: 390, height: 844, colorScheme: 'dark' })
     await signIn(page, origin.url, TEST_ADMIN)
