@@ -40,6 +40,7 @@ const NAV: NavItem[] = [
   { section: 'organizations', href: '/orgs', label: 'Organizations', who: 'user' },
   { section: 'tokens', href: '/tokens', label: 'Access tokens', who: 'user' },
   { section: 'users', href: '/users', label: 'Users', who: 'admin' },
+  { section: 'settings', href: '/settings', label: 'Settings', who: 'admin' },
 ]
 
 function visibleNav(p: Principal): NavItem[] {

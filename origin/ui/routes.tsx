@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
-import { Hono, type Context, type MiddlewareHandler } from 'hono'
+import { Hono, type Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { JSX } from 'hono/jsx/jsx-runtime'
 import { ApiError } from '../../lib/api-error.ts'
@@ -12,34 +12,38 @@ import { clientAddress } from '../http/client-address.ts'
 import type { ApiServices } from '../routes/api/services.ts'
 import type { GrantView } from '../services/grants.ts'
 import type { Caller } from '../services/permissions.ts'
+import { actorOf } from '../services/events.ts'
+import type { LdapTestResult } from '../services/ldap.ts'
+import { parseLdapSettings, publicLdapSettings } from '../services/ldap-settings.ts'
 import type { EventFilter } from '../storage/events-store.ts'
 import type { UiEnv } from './env.ts'
 import { ErrorPage, type PageContext, type Section } from './layout.tsx'
 import { EventsPage, type EventsQuery } from './pages/events.tsx'
 import { ImagePage } from './pages/image.tsx'
+import { SettingsPage } from './pages/settings.tsx'
 import { OrgPage, OrgsPage, TeamPage, UsersPage, type Flash } from './pages/people.tsx'
 import { TokensPage, type TokensPageProps } from './pages/tokens.tsx'
 import { LoginPage } from './pages/login.tsx'
 import { RepositoriesPage, RepositoryResults, type RepositoriesQuery } from './pages/repositories.tsx'
 import { DeleteTagPage, RepositoryPage } from './pages/repository.tsx'
-import { CSRF_COOKIE, csrfValid, newCsrfToken, securityHeaders, session } from './security.ts'
+import { CSRF_COOKIE, csrfValid, newCsrfToken, setSecurityHeaders, startSession } from './security.ts'
 
 /** A repository name in a path, as /api/v0 reads it (components that start with a letter or digit). */
 const NAME = ':name{[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*}'
-/** Every path the UI answers (its middleware runs on these only: /v2/ and /api/ never see it). */
-const UI_PATHS = [
-  '/',
-  '/login',
-  '/logout',
-  '/events',
-  '/tokens',
-  '/tokens/*',
-  '/orgs',
-  '/orgs/*',
-  '/users',
-  '/users/*',
-  '/repositories',
-  '/repositories/*',
+const LDAP_TEXT_FIELDS = [
+  'url',
+  'bindDn',
+  'userBaseDn',
+  'userFilter',
+  'usernameAttribute',
+  'fullNameAttribute',
+  'emailAttribute',
+  'groupBaseDn',
+  'groupFilter',
+  'groupMemberAttribute',
+  'adminGroupDn',
+  'syncSchedule',
+  'tlsCaPem',
 ]
 const TAGS_PER_PAGE = 50
 const REPOSITORIES_PER_PAGE = 25
@@ -80,9 +84,10 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
   const secure = deps.config.publicUrl.protocol === 'https:'
   const registryHost = deps.config.publicUrl.host
   const sessionCookie = { path: '/', httpOnly: true, sameSite: 'Strict', secure } as const
-  const { images, repositories, grants, sessions, audit, accounts, tokens, robots, orgs } = services
+  const { images, repositories, grants, sessions, audit, accounts, tokens, robots, orgs, settings } = services
 
-  app.get('/static/:file', securityHeaders(), (c) => {
+  app.get('/static/:file', (c) => {
+    setSecurityHeaders(c)
     const a = assets.get(param(c, 'file'))
     if (!a) return c.text('not found', 404)
     c.header('Cache-Control', 'public, max-age=300, must-revalidate')
@@ -91,29 +96,6 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
     c.header('Content-Type', a.type)
     return c.body(new Uint8Array(a.body))
   })
-
-  // every page: security headers, the session and the CSRF token; every POST: the token checked
-  const pages: MiddlewareHandler<UiEnv>[] = [
-    securityHeaders(),
-    async (c, next) => {
-      c.set('publicOrigin', deps.config.publicUrl.origin)
-      await next()
-    },
-    session({ auth: deps.identity.auth, secure }),
-    async (c, next) => {
-      if (c.req.method !== 'POST' || (await csrfValid(c))) return next()
-      c.status(403)
-      return c.html(
-        <ErrorPage
-          ctx={ctxOf(c)}
-          status={403}
-          title="This form has expired"
-          message="The form was not sent from one of this registry's own pages (or was opened before you signed in). Go back, reload the page and try again."
-        />,
-      )
-    },
-  ]
-  for (const path of UI_PATHS) app.use(path, ...pages)
 
   const ctxOf = (c: Context<UiEnv>, section?: Section): PageContext => ({
     principal: c.get('principal'),
@@ -126,13 +108,31 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
     via: c.get('via'),
     address: clientAddress(c),
   })
-  /** Runs a page handler; a refusal of the services (not found, forbidden …) becomes a page saying so. */
+  /**
+   * Every UI route's handler goes through here, so none can miss what a page needs: the security headers, the
+   * session and this browser's CSRF token, and for a POST the token checked before anything runs. A refusal of
+   * the services (not found, forbidden …) becomes a page saying so.
+   */
   const render =
     (
       section: Section | undefined,
       handler: (c: Context<UiEnv>) => Promise<Response | JSX.Element> | Response | JSX.Element,
     ) =>
     async (c: Context<UiEnv>) => {
+      setSecurityHeaders(c)
+      c.set('publicOrigin', deps.config.publicUrl.origin)
+      startSession(c, { auth: deps.identity.auth, secure })
+      if (c.req.method === 'POST' && !(await csrfValid(c))) {
+        c.status(403)
+        return c.html(
+          <ErrorPage
+            ctx={ctxOf(c)}
+            status={403}
+            title="This form has expired"
+            message="The form was not sent from one of this registry's own pages (or was opened before you signed in). Go back, reload the page and try again."
+          />,
+        )
+      }
       try {
         const out = await handler(c)
         return out instanceof Response ? out : c.html(out)
@@ -146,7 +146,10 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       }
     }
 
-  app.get('/', (c) => c.redirect(c.get('principal').kind === 'user' ? '/repositories' : '/login'))
+  app.get(
+    '/',
+    render(undefined, (c) => c.redirect(c.get('principal').kind === 'user' ? '/repositories' : '/login')),
+  )
 
   app.get(
     '/login',
@@ -157,39 +160,45 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
     }),
   )
 
-  app.post('/login', async (c) => {
-    const form = await c.req.parseBody()
-    const username = typeof form.username === 'string' ? form.username.slice(0, 200) : ''
-    const password = typeof form.password === 'string' ? form.password.slice(0, 1024) : ''
-    const next = safeNext(typeof form.next === 'string' ? form.next : undefined)
-    try {
-      const started = await sessions.start(username, password, clientAddress(c))
-      setCookie(c, SESSION_COOKIE, started.cookie, {
-        ...sessionCookie,
-        maxAge: Math.floor(deps.config.sessionTtlMs / 1000),
-      })
-      // a new token for the signed-in browser: one picked up before signing in is worth nothing after
-      setCookie(c, CSRF_COOKIE, newCsrfToken(), sessionCookie)
-      return c.redirect(next, 303)
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err
-      const message =
-        err.status === 429
-          ? `Too many failed sign-ins: ${err.message}. Wait a moment before trying again.`
-          : err.status === 401
-            ? 'Wrong username or password.'
-            : err.message
-      c.status(err.status as 401)
-      return c.html(<LoginPage ctx={ctxOf(c)} next={next} username={username} error={message} />)
-    }
-  })
+  app.post(
+    '/login',
+    render(undefined, async (c) => {
+      const form = await c.req.parseBody()
+      const username = typeof form.username === 'string' ? form.username.slice(0, 200) : ''
+      const password = typeof form.password === 'string' ? form.password.slice(0, 1024) : ''
+      const next = safeNext(typeof form.next === 'string' ? form.next : undefined)
+      try {
+        const started = await sessions.start(username, password, clientAddress(c))
+        setCookie(c, SESSION_COOKIE, started.cookie, {
+          ...sessionCookie,
+          maxAge: Math.floor(deps.config.sessionTtlMs / 1000),
+        })
+        // a new token for the signed-in browser: one picked up before signing in is worth nothing after
+        setCookie(c, CSRF_COOKIE, newCsrfToken(), sessionCookie)
+        return c.redirect(next, 303)
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err
+        const message =
+          err.status === 429
+            ? `Too many failed sign-ins: ${err.message}. Wait a moment before trying again.`
+            : err.status === 401
+              ? 'Wrong username or password.'
+              : err.message
+        c.status(err.status as 401)
+        return <LoginPage ctx={ctxOf(c)} next={next} username={username} error={message} />
+      }
+    }),
+  )
 
-  app.post('/logout', (c) => {
-    sessions.end(callerOf(c), getCookie(c, SESSION_COOKIE))
-    deleteCookie(c, SESSION_COOKIE, sessionCookie)
-    setCookie(c, CSRF_COOKIE, newCsrfToken(), sessionCookie)
-    return c.redirect('/login', 303)
-  })
+  app.post(
+    '/logout',
+    render(undefined, (c) => {
+      sessions.end(callerOf(c), getCookie(c, SESSION_COOKIE))
+      deleteCookie(c, SESSION_COOKIE, sessionCookie)
+      setCookie(c, CSRF_COOKIE, newCsrfToken(), sessionCookie)
+      return c.redirect('/login', 303)
+    }),
+  )
 
   app.get(
     '/repositories',
@@ -480,6 +489,10 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       try {
         notice = await change(c, form)
       } catch (err) {
+        if (err instanceof FormError) {
+          c.status(400)
+          return show(c, { error: err.message, ...err.extra })
+        }
         if (!(err instanceof ApiError) || err.status === 401 || err.status === 404) throw err
         c.status(err.status as 400)
         return show(c, { error: err.message })
@@ -668,12 +681,122 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
     }),
   )
 
+  const { ldap } = deps.identity
+  const settingsPage = (
+    c: Context<UiEnv>,
+    f: Flash & { test?: LdapTestResult; draft?: Record<string, unknown> } = {},
+  ) => {
+    const caller = callerOf(c)
+    const registry = settings.get(caller)
+    const lastSync = audit.list(caller, { action: 'ldap.sync', limit: 1 }).items[0]
+    return (
+      <SettingsPage
+        ctx={ctxOf(c, 'settings')}
+        registry={registry}
+        ldap={{ ...publicLdapSettings(ldap.settings()), ...withoutPassword(f.draft) }}
+        unsavedPassword={typeof f.draft?.bindPassword === 'string'}
+        lastSync={lastSync}
+        now={deps.now()}
+        {...f}
+      />
+    )
+  }
+  /** The LDAP form as the API's settings body: every field it shows, booleans from their checkboxes. */
+  const ldapBody = (form: Record<string, unknown>) => {
+    const body: Record<string, unknown> = {
+      enabled: form.enabled === '1',
+      startTls: form.startTls === '1',
+      tlsRejectUnauthorized: form.tlsRejectUnauthorized === '1',
+    }
+    for (const k of LDAP_TEXT_FIELDS) if (typeof form[k] === 'string') body[k] = form[k]
+    if (typeof form.bindPassword === 'string' && form.bindPassword !== '') body.bindPassword = form.bindPassword
+    return body
+  }
+  const adminOf = (c: Context<UiEnv>) => {
+    const p = c.get('principal')
+    if (p.kind !== 'user') throw new ApiError('UNAUTHORIZED', 'sign in first')
+    if (!p.isAdmin) throw new ApiError('FORBIDDEN', 'only system administrators change settings')
+    return p
+  }
+
+  app.get(
+    '/settings',
+    render('settings', (c) => settingsPage(c)),
+  )
+  app.post(
+    '/settings/registry',
+    flash('settings', settingsPage, (c, form) => {
+      const on = form.createRepositoryOnPush === '1'
+      settings.update(callerOf(c), { createRepositoryOnPush: on })
+      return on
+        ? 'Pushes create repositories that do not exist.'
+        : 'Repositories must now be created before the first push.'
+    }),
+  )
+  app.post(
+    '/settings/keys/rotate',
+    flash('settings', settingsPage, async (c) => {
+      const { kid } = await settings.rotateKeys(callerOf(c))
+      return `New signing key ${kid} in use.`
+    }),
+  )
+  app.post(
+    '/settings/ldap',
+    flash('settings', settingsPage, (c, form) => {
+      const admin = adminOf(c)
+      const parsed = parseLdapSettings(ldapBody(form), ldap.settings())
+      if (!parsed.ok)
+        throw new FormError(`invalid LDAP settings: ${parsed.problems.join('; ')}`, { draft: ldapBody(form) })
+      ldap.saveSettings(parsed.settings, actorOf(admin))
+      return 'LDAP settings saved.'
+    }),
+  )
+  app.post(
+    '/settings/ldap/test',
+    render('settings', async (c) => {
+      adminOf(c)
+      const form = (await c.req.parseBody()) as Record<string, unknown>
+      const parsed = parseLdapSettings(ldapBody(form), ldap.settings())
+      const test: LdapTestResult = parsed.ok
+        ? await ldap.test(parsed.settings)
+        : { ok: false, usersFound: 0, sample: [], error: parsed.problems.join('; ') }
+      // the form comes back as it was sent (the password excepted): a test saves nothing
+      return settingsPage(c, { test, draft: ldapBody(form) })
+    }),
+  )
+  app.post(
+    '/settings/ldap/sync',
+    flash('settings', settingsPage, async (c) => {
+      const admin = adminOf(c)
+      if (!ldap.enabled()) throw new ApiError('CONFLICT', 'LDAP is disabled: enable it and save first')
+      const r = await ldap.sync(actorOf(admin))
+      return r.ok ? `Sync done: ${r.usersFound} users found.` : `Sync failed: ${r.errors[0] ?? 'unknown error'}`
+    }),
+  )
+
   app.get(
     `/repositories/${NAME}`,
     render('repositories', (c) => repositoryPage(c)),
   )
 
   return app
+}
+
+/** A settings draft without the password typed into it: a password is never written into a page. */
+function withoutPassword(draft: Record<string, unknown> | undefined): Record<string, unknown> {
+  const rest = { ...draft }
+  delete rest.bindPassword
+  return rest
+}
+
+/** A form that cannot be accepted as sent: shown again with the message and what `extra` keeps of it. */
+class FormError extends Error {
+  constructor(
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message)
+  }
 }
 
 function param(c: Context, name: string): string {

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import { getCookie, setCookie } from 'hono/cookie'
 import { SESSION_COOKIE } from '../http/api-auth.ts'
 import type { AuthService } from '../services/auth.ts'
@@ -27,17 +27,15 @@ export const CONTENT_SECURITY_POLICY = [
   "base-uri 'none'",
 ].join('; ')
 
-/** The security headers of every UI answer, pages and assets alike. */
-export function securityHeaders(): MiddlewareHandler<UiEnv> {
-  return async (c, next) => {
-    await next()
-    c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
-    c.header('X-Content-Type-Options', 'nosniff')
-    c.header('X-Frame-Options', 'DENY')
-    c.header('Referrer-Policy', 'same-origin')
-    c.header('Cross-Origin-Opener-Policy', 'same-origin')
-    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store')
-  }
+/** The security headers of every UI answer, pages and assets alike (set before the answer is made). */
+export function setSecurityHeaders(c: Context): void {
+  c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
+  c.header('X-Content-Type-Options', 'nosniff')
+  c.header('X-Frame-Options', 'DENY')
+  c.header('Referrer-Policy', 'same-origin')
+  c.header('Cross-Origin-Opener-Policy', 'same-origin')
+  // pages are per user and some show secrets once; assets set their own caching
+  c.header('Cache-Control', 'no-store')
 }
 
 /**
@@ -46,20 +44,17 @@ export function securityHeaders(): MiddlewareHandler<UiEnv> {
  * must repeat in its form (or, from htmx, a header). A request from another site carries neither the cookie
  * (SameSite) nor the value; one whose Origin names another site is refused as well.
  */
-export function session(deps: { auth: AuthService; secure: boolean }): MiddlewareHandler<UiEnv> {
-  return async (c, next) => {
-    const cookie = getCookie(c, SESSION_COOKIE)
-    const principal = cookie ? deps.auth.sessionPrincipal(cookie) : undefined
-    c.set('principal', principal ?? ANONYMOUS)
-    c.set('via', principal ? 'session' : 'none')
-    let csrf = getCookie(c, CSRF_COOKIE)
-    if (!csrf || !/^[A-Za-z0-9_-]{43}$/.test(csrf)) {
-      csrf = newCsrfToken()
-      setCookie(c, CSRF_COOKIE, csrf, { path: '/', httpOnly: true, sameSite: 'Strict', secure: deps.secure })
-    }
-    c.set('csrf', csrf)
-    await next()
+export function startSession(c: Context<UiEnv>, deps: { auth: AuthService; secure: boolean }): void {
+  const cookie = getCookie(c, SESSION_COOKIE)
+  const principal = cookie ? deps.auth.sessionPrincipal(cookie) : undefined
+  c.set('principal', principal ?? ANONYMOUS)
+  c.set('via', principal ? 'session' : 'none')
+  let csrf = getCookie(c, CSRF_COOKIE)
+  if (!csrf || !/^[A-Za-z0-9_-]{43}$/.test(csrf)) {
+    csrf = newCsrfToken()
+    setCookie(c, CSRF_COOKIE, csrf, { path: '/', httpOnly: true, sameSite: 'Strict', secure: deps.secure })
   }
+  c.set('csrf', csrf)
 }
 
 export function newCsrfToken(): string {

@@ -285,6 +285,34 @@ describeWithBrowser('web UI pages (headless Chromium)', () => {
     await context.close()
   })
 
+  it('lets an admin switch create-on-push and rotate the signing key; others get no settings', async () => {
+    const { page, problems, context } = await openPage(browser)
+    await signIn(page, origin.url, TEST_ADMIN)
+    await page.goto(`${origin.url}/settings`)
+    await page.getByLabel(/Create a repository on its first push/).uncheck()
+    await page.getByRole('button', { name: 'Save registry settings' }).click()
+    await expect.poll(() => page.locator('.notice').textContent()).toContain('must now be created')
+    expect((await api.call('GET', '/meta/settings', TEST_ADMIN)).body).toEqual({ createRepositoryOnPush: false })
+    await page.getByLabel(/Create a repository on its first push/).check()
+    await page.getByRole('button', { name: 'Save registry settings' }).click()
+    await expect.poll(() => page.locator('.notice').textContent()).toContain('Pushes create repositories')
+    expect((await api.call('GET', '/meta/settings', TEST_ADMIN)).body).toEqual({ createRepositoryOnPush: true })
+
+    const before = origin.deps.identity.keys.signing().kid
+    await page.getByRole('button', { name: 'Rotate the signing key' }).click()
+    await expect.poll(() => page.locator('.notice').textContent()).toMatch(/New signing key \S+ in use/)
+    expect(origin.deps.identity.keys.signing().kid).not.toBe(before)
+
+    const user = await openPage(browser)
+    await signIn(user.page, origin.url, alice)
+    expect((await user.page.goto(`${origin.url}/settings`))?.status()).toBe(403)
+    expect(await user.page.getByRole('link', { name: 'Settings' }).count()).toBe(0)
+    expect(unexpected(user.problems, 403)).toEqual([])
+    await user.context.close()
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('fits a phone-width screen and follows a dark system theme', async () => {
     const { page, problems, context } = await openPage(browser, { width: 390, height: 844, colorScheme: 'dark' })
     await signIn(page, origin.url, TEST_ADMIN)
