@@ -22,7 +22,13 @@ export default tseslint.config(
     files: ['origin/ui/assets/**/*.js'],
     languageOptions: {
       sourceType: 'script',
-      globals: { document: 'readonly', navigator: 'readonly', setTimeout: 'readonly', window: 'readonly' },
+      globals: {
+        document: 'readonly',
+        navigator: 'readonly',
+        setTimeout: 'readonly',
+        window: 'readonly',
+        getComputedStyle: 'readonly',
+      },
     },
   },
   {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { LRUCache } from 'lru-cache'
+import type { z } from 'zod'
 import { lruClock } from '../../lib/lru-clock.ts'
 import type { Logger } from 'pino'
 import { Agent, request } from 'undici'
@@ -205,6 +206,32 @@ export class OriginControlPlaneClient {
     }
   }
 
+  /**
+   * Any control plane API call for the system administrator `admin` (a token minted for them alone, as createSite
+   * does), its answer read with `schema` (control-plane/schemas.ts): an answer of another shape is a
+   * ControlPlaneError, not a crash further on.
+   */
+  async asAdmin<T extends z.ZodType>(
+    admin: string,
+    schema: T,
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<z.output<T>> {
+    const answer = await this.#call(method, path, body, this.#o.apiTimeoutMs, admin)
+    const parsed = schema.safeParse(answer)
+    if (!parsed.success)
+      throw new ControlPlaneError(
+        `the control plane answered ${method} ${path.split('?')[0]} in a shape this origin does not know`,
+      )
+    return parsed.data
+  }
+
+  /** A text answer (a CSV report) for the system administrator `admin`. */
+  async asAdminText(admin: string, path: string): Promise<string> {
+    return (await this.#call('GET', path, undefined, this.#o.apiTimeoutMs, admin, 'text')) as string
+  }
+
   async close(): Promise<void> {
     await this.#agent.close()
   }
@@ -242,6 +269,7 @@ export class OriginControlPlaneClient {
     body: unknown,
     timeoutMs: number,
     admin?: string,
+    answer: 'json' | 'text' = 'json',
   ): Promise<unknown> {
     const base = this.#o.baseUrl.href.replace(/\/+$/, '')
     const url = `${base}/api/v0${path}`
@@ -270,6 +298,7 @@ export class OriginControlPlaneClient {
     } catch (err) {
       throw new ControlPlaneError(`${method} ${url}: ${(err as Error).message}`)
     }
+    if (answer === 'text' && res.statusCode < 300) return text
     let json: unknown = null
     try {
       json = text ? JSON.parse(text) : null

@@ -39,6 +39,8 @@ const NAV: NavItem[] = [
   { section: 'events', href: '/events', label: 'Events', who: 'user' },
   { section: 'organizations', href: '/orgs', label: 'Organizations', who: 'user' },
   { section: 'tokens', href: '/tokens', label: 'Access tokens', who: 'user' },
+  { section: 'network', href: '/network', label: 'Cache network', who: 'admin' },
+  { section: 'bandwidth', href: '/bandwidth', label: 'Bandwidth', who: 'admin' },
   { section: 'users', href: '/users', label: 'Users', who: 'admin' },
   { section: 'settings', href: '/settings', label: 'Settings', who: 'admin' },
 ]

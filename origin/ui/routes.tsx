@@ -12,6 +12,7 @@ import { clientAddress } from '../http/client-address.ts'
 import type { ApiServices } from '../routes/api/services.ts'
 import type { GrantView } from '../services/grants.ts'
 import type { Caller } from '../services/permissions.ts'
+import type { BandwidthRequest } from '../services/cache-network.ts'
 import { actorOf } from '../services/events.ts'
 import type { LdapTestResult } from '../services/ldap.ts'
 import { parseLdapSettings, publicLdapSettings } from '../services/ldap-settings.ts'
@@ -19,7 +20,9 @@ import type { EventFilter } from '../storage/events-store.ts'
 import type { UiEnv } from './env.ts'
 import { ErrorPage, type PageContext, type Section } from './layout.tsx'
 import { EventsPage, type EventsQuery } from './pages/events.tsx'
+import { BandwidthPage, type BandwidthForm } from './pages/bandwidth.tsx'
 import { ImagePage } from './pages/image.tsx'
+import { NetworkPage, SitePage, type NewJoinToken } from './pages/network.tsx'
 import { SettingsPage } from './pages/settings.tsx'
 import { OrgPage, OrgsPage, TeamPage, UsersPage, type Flash } from './pages/people.tsx'
 import { TokensPage, type TokensPageProps } from './pages/tokens.tsx'
@@ -69,6 +72,9 @@ function loadAssets(): Map<string, Asset> {
     ['app.js', asset(here('app.js'), 'text/javascript; charset=utf-8')],
     ['app.css', asset(here('app.css'), 'text/css; charset=utf-8')],
     ['favicon.svg', asset(here('favicon.svg'), 'image/svg+xml')],
+    ['charts.js', asset(here('charts.js'), 'text/javascript; charset=utf-8')],
+    ['uPlot.iife.min.js', asset(require.resolve('uplot/dist/uPlot.iife.min.js'), 'text/javascript; charset=utf-8')],
+    ['uPlot.min.css', asset(require.resolve('uplot/dist/uPlot.min.css'), 'text/css; charset=utf-8')],
   ])
 }
 
@@ -84,7 +90,7 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
   const secure = deps.config.publicUrl.protocol === 'https:'
   const registryHost = deps.config.publicUrl.host
   const sessionCookie = { path: '/', httpOnly: true, sameSite: 'Strict', secure } as const
-  const { images, repositories, grants, sessions, audit, accounts, tokens, robots, orgs, settings } = services
+  const { images, repositories, grants, sessions, audit, accounts, tokens, robots, orgs, settings, network } = services
 
   app.get('/static/:file', (c) => {
     setSecurityHeaders(c)
@@ -771,6 +777,187 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       if (!ldap.enabled()) throw new ApiError('CONFLICT', 'LDAP is disabled: enable it and save first')
       const r = await ldap.sync(actorOf(admin))
       return r.ok ? `Sync done: ${r.usersFound} users found.` : `Sync failed: ${r.errors[0] ?? 'unknown error'}`
+    }),
+  )
+
+  const networkPage = async (c: Context<UiEnv>, f: Flash & { joinToken?: NewJoinToken } = {}) => {
+    const caller = callerOf(c)
+    const [sites, networks, assignments] = [
+      await network.sites(caller),
+      await network.networks(caller),
+      await network.assignments(caller),
+    ]
+    return (
+      <NetworkPage
+        ctx={ctxOf(c, 'network')}
+        sites={sites}
+        networks={networks}
+        assignments={assignments}
+        now={deps.now()}
+        {...f}
+      />
+    )
+  }
+  const sitePage = async (c: Context<UiEnv>, f: Flash & { joinToken?: NewJoinToken } = {}) => {
+    const caller = callerOf(c)
+    const { site, health } = await network.site(caller, param(c, 'site'))
+    const config = site.url ? await network.clientConfig(caller, site.name, registryHost) : undefined
+    return (
+      <SitePage
+        ctx={ctxOf(c, 'network')}
+        site={site}
+        health={health}
+        sites={await network.sites(caller)}
+        assignments={await network.assignments(caller)}
+        config={config}
+        now={deps.now()}
+        {...f}
+      />
+    )
+  }
+  const coordinate = (v: unknown, max: number): number | undefined => {
+    if (typeof v !== 'string' || v.trim() === '') return undefined
+    const n = Number(v.trim().replace(',', '.'))
+    if (!Number.isFinite(n) || Math.abs(n) > max)
+      throw new ApiError('BAD_REQUEST', `${v.slice(0, 20)} is not a coordinate (±${max})`)
+    return n
+  }
+  const assignmentKind = (v: unknown) => (v === 'team' || v === 'org' ? v : 'user')
+
+  app.get(
+    '/network',
+    render('network', (c) => networkPage(c)),
+  )
+  app.post(
+    '/network/sites',
+    flash('network', networkPage, async (c, form) => {
+      const latitude = coordinate(form.latitude, 90)
+      const longitude = coordinate(form.longitude, 180)
+      const region = formText(form.region, 64)
+      const site = await network.createSite(callerOf(c), {
+        name: formText(form.name, 63),
+        url: formText(form.url, 2048),
+        ...(region ? { region } : {}),
+        ...(latitude !== undefined ? { latitude } : {}),
+        ...(longitude !== undefined ? { longitude } : {}),
+      })
+      return `Site ${site.name} registered: make it a join token on its page and start its cache node with it.`
+    }),
+  )
+  app.get(
+    '/network/sites/:site',
+    render('network', (c) => sitePage(c)),
+  )
+  app.post(
+    '/network/sites/:site/join-token',
+    render('network', async (c) => {
+      const t = await network.createJoinToken(callerOf(c), param(c, 'site'))
+      return sitePage(c, { joinToken: { site: param(c, 'site'), token: t.token, expiresAt: t.expiresAt } })
+    }),
+  )
+  app.get(
+    '/network/sites/:site/client-config/:client',
+    render('network', async (c) => {
+      const config = await network.clientConfig(callerOf(c), param(c, 'site'), registryHost)
+      const file = config.files.find((f) => f.client === param(c, 'client'))
+      if (!file)
+        throw new ApiError('NOT_FOUND', `no configuration for a client named ${param(c, 'client').slice(0, 40)}`)
+      const name = file.path.split('/').pop() ?? 'config'
+      c.header('Content-Type', 'text/plain; charset=utf-8')
+      c.header('Content-Disposition', `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
+      return c.body(file.content)
+    }),
+  )
+  app.post(
+    '/network/networks',
+    flash('network', networkPage, async (c, form) => {
+      const latitude = coordinate(form.latitude, 90)
+      const longitude = coordinate(form.longitude, 180)
+      if (latitude === undefined || longitude === undefined)
+        throw new ApiError('BAD_REQUEST', 'a client network needs its latitude and longitude')
+      const label = formText(form.label, 128)
+      const n = await network.createNetwork(callerOf(c), {
+        cidr: formText(form.cidr, 64),
+        latitude,
+        longitude,
+        ...(label ? { label } : {}),
+      })
+      return `Network ${n.cidr} added.`
+    }),
+  )
+  app.post(
+    '/network/networks/:id/delete',
+    flash('network', networkPage, async (c) => {
+      await network.deleteNetwork(callerOf(c), param(c, 'id'))
+      return 'Network removed.'
+    }),
+  )
+  app.post(
+    '/network/assignments',
+    flash('network', networkPage, async (c, form) => {
+      const kind = assignmentKind(form.kind)
+      const subject = formText(form.subject)
+      const site = formText(form.site)
+      await network.assign(callerOf(c), kind, subject, site)
+      return `${kind} ${subject} now pulls through ${site}.`
+    }),
+  )
+  app.post(
+    '/network/assignments/remove',
+    flash('network', networkPage, async (c, form) => {
+      const kind = assignmentKind(form.kind)
+      const subject = formText(form.subject)
+      await network.unassign(callerOf(c), kind, subject)
+      return `${kind} ${subject} is no longer assigned to a site.`
+    }),
+  )
+
+  const bandwidthForm = (c: Context<UiEnv>): { form: BandwidthForm; request: BandwidthRequest } => {
+    const date = (k: string) => {
+      const v = c.req.query(k)
+      return v && /^\d{4}-\d{2}-\d{2}$/.test(v) && Number.isFinite(Date.parse(v)) ? v : ''
+    }
+    const form: BandwidthForm = {
+      from: date('from'),
+      to: date('to'),
+      granularity: c.req.query('granularity') === 'hour' ? 'hour' : 'day',
+      site: formText(c.req.query('site'), 255),
+    }
+    const request: BandwidthRequest = { granularity: form.granularity, top: 10 }
+    if (form.from) request.from = `${form.from}T00:00:00Z`
+    // the day chosen as "to" is included
+    if (form.to) request.to = new Date(Date.parse(`${form.to}T00:00:00Z`) + DAY_MS).toISOString()
+    if (form.site) request.site = form.site
+    return { form, request }
+  }
+  const bandwidthQuery = (form: BandwidthForm) =>
+    new URLSearchParams(Object.entries(form).filter((e): e is [string, string] => e[1] !== ''))
+
+  app.get(
+    '/bandwidth',
+    render('bandwidth', async (c) => {
+      const { form, request } = bandwidthForm(c)
+      const caller = callerOf(c)
+      const report = await network.bandwidth(caller, request)
+      return (
+        <BandwidthPage
+          ctx={ctxOf(c, 'bandwidth')}
+          form={form}
+          report={report}
+          sites={await network.sites(caller)}
+          csvHref={`/bandwidth.csv?${bandwidthQuery(form)}`}
+        />
+      )
+    }),
+  )
+  app.get(
+    '/bandwidth.csv',
+    render('bandwidth', async (c) => {
+      const { request } = bandwidthForm(c)
+      const csv = await network.bandwidthCsv(callerOf(c), request)
+      c.header('Content-Type', 'text/csv; charset=utf-8')
+      c.header('Content-Disposition', 'attachment; filename="wharf-bandwidth.csv"')
+      return c.body(csv)
     }),
   )
 

@@ -1,6 +1,7 @@
 import type { OriginDeps } from '../../deps.ts'
 import { AccountsService } from '../../services/accounts.ts'
 import { AuditLog } from '../../services/audit.ts'
+import { CacheNetworkService } from '../../services/cache-network.ts'
 import { CacheSettingsService } from '../../services/cache-settings.ts'
 import { GrantsService } from '../../services/grants.ts'
 import { ImagesService } from '../../services/images.ts'
@@ -24,6 +25,7 @@ export interface ApiServices {
   audit: AuditLog
   sessions: SessionsService
   caches: CacheSettingsService
+  network: CacheNetworkService
 }
 
 export function createApiServices(deps: OriginDeps): ApiServices {
@@ -48,6 +50,7 @@ export function createApiServices(deps: OriginDeps): ApiServices {
     settings: new SettingsService({ settings, permissions, keys, events }),
     audit: new AuditLog({ events, permissions, repositories }),
     sessions: new SessionsService({ auth, events }),
+    network: new CacheNetworkService({ permissions, events, controlPlane: deps.network.controlPlane }),
     caches: new CacheSettingsService({
       accounts,
       permissions,
