@@ -167,6 +167,7 @@ try {
   console.log(`
 Wharf is running.
 
+  web UI         http://${originHost}/   (sign in as the admin below)
   origin         http://${originHost}   (data in ${originDataDir})
   control plane  http://${controlPlaneHost}   (sites, assignment, reports)
   cache site     local = http://${cacheHost}   (the default site: blob pulls from the origin are redirected to it)
