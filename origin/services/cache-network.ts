@@ -73,6 +73,15 @@ export class CacheNetworkService {
     return site
   }
 
+  /** The client networks (CIDRs) whose pulls go to this site before any nearest-site rule. */
+  async setSiteNetworks(caller: Caller, ref: string, networks: string[]): Promise<SiteView> {
+    const site = await this.#admin(caller, (cp, a) =>
+      cp.asAdmin(a, SiteView, 'PATCH', `/sites/${encodeURIComponent(ref)}`, { networks }),
+    )
+    audit(this.#d.events, caller, 'site.update', 'site', site.name, { networks })
+    return site
+  }
+
   async deleteSite(caller: Caller, ref: string): Promise<void> {
     await this.#admin(caller, (cp, a) => cp.asAdmin(a, z.unknown(), 'DELETE', `/sites/${encodeURIComponent(ref)}`))
     audit(this.#d.events, caller, 'site.delete', 'site', ref)

@@ -214,7 +214,7 @@ export class OriginControlPlaneClient {
   async asAdmin<T extends z.ZodType>(
     admin: string,
     schema: T,
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     body?: unknown,
   ): Promise<z.output<T>> {
@@ -264,7 +264,7 @@ export class OriginControlPlaneClient {
   }
 
   async #call(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     body: unknown,
     timeoutMs: number,

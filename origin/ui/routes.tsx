@@ -855,6 +855,18 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       return sitePage(c, { joinToken: { site: param(c, 'site'), token: t.token, expiresAt: t.expiresAt } })
     }),
   )
+  app.post(
+    '/network/sites/:site/networks',
+    flash('network', sitePage, async (c, form) => {
+      const list = formText(form.networks, 20_000)
+        .split(/[\s,]+/)
+        .filter(Boolean)
+      const site = await network.setSiteNetworks(callerOf(c), param(c, 'site'), list)
+      return site.networks.length
+        ? `${site.name} serves ${site.networks.join(', ')}.`
+        : `${site.name} serves no networks of its own.`
+    }),
+  )
   app.get(
     '/network/sites/:site/client-config/:client',
     render('network', async (c) => {

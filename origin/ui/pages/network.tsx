@@ -355,6 +355,22 @@ export const SitePage: FC<
         <a href={`/bandwidth?site=${s.name}`}>Bandwidth of this site →</a>
       </div>
 
+      <section aria-labelledby="sitenets-h">
+        <h2 id="sitenets-h">Networks served here</h2>
+        <p class="muted">
+          Clients with an address in these networks pull through this site, before the nearest-site rule.
+        </p>
+        <PostForm action={`/network/sites/${s.name}/networks`} csrf={p.ctx.csrf} class="row-form">
+          <label>
+            CIDRs, one per line
+            <textarea name="networks" rows={3} maxlength={20000}>
+              {s.networks.join('\n')}
+            </textarea>
+          </label>
+          <button type="submit">Save networks</button>
+        </PostForm>
+      </section>
+
       <section aria-labelledby="health-h">
         <h2 id="health-h">Health history</h2>
         {p.health.history.length === 0 ? (
