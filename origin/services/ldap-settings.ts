@@ -81,7 +81,7 @@ export function publicLdapSettings(s: LdapSettings): PublicLdapSettings {
   return { ...rest, bindPasswordSet: bindPassword !== '' }
 }
 
-const STRING_FIELDS = [
+export const LDAP_STRING_FIELDS = [
   'url',
   'tlsCaPem',
   'bindDn',
@@ -106,14 +106,14 @@ export type SettingsParse = { ok: true; settings: LdapSettings } | { ok: false; 
 /** The fields a settings change may carry, each optional; `bindPasswordSet` (from a GET sent back) is ignored. */
 export const LDAP_SETTINGS_INPUT = strict({
   ...(Object.fromEntries(
-    STRING_FIELDS.map((k) => [
+    LDAP_STRING_FIELDS.map((k) => [
       k,
       z
         .string({ error: 'must be a string' })
         .max(MAX_STRING, { error: `must be a string of at most ${MAX_STRING} characters` })
         .optional(),
     ]),
-  ) as Record<(typeof STRING_FIELDS)[number], z.ZodOptional<z.ZodString>>),
+  ) as Record<(typeof LDAP_STRING_FIELDS)[number], z.ZodOptional<z.ZodString>>),
   ...(Object.fromEntries(BOOLEAN_FIELDS.map((k) => [k, flag().optional()])) as Record<
     (typeof BOOLEAN_FIELDS)[number],
     z.ZodOptional<z.ZodBoolean>
@@ -132,7 +132,7 @@ export function parseLdapSettings(body: unknown, current: LdapSettings): Setting
   const input = parsed.data
   const problems: string[] = []
   const next: LdapSettings = { ...current }
-  for (const key of STRING_FIELDS) {
+  for (const key of LDAP_STRING_FIELDS) {
     const v = input[key]
     if (v !== undefined) next[key] = key === 'bindPassword' || key === 'tlsCaPem' ? v : v.trim()
   }

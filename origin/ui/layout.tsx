@@ -121,6 +121,22 @@ export const Layout: FC<{ ctx: PageContext; title: string; children?: Child }> =
   )
 }
 
+/** What a form did, or why it did not: a status line and an alert. */
+export const Messages: FC<{ notice?: string | undefined; error?: string | undefined }> = ({ notice, error }) => (
+  <>
+    {notice ? (
+      <p class="notice" role="status">
+        {notice}
+      </p>
+    ) : null}
+    {error ? (
+      <p class="alert" role="alert">
+        {error}
+      </p>
+    ) : null}
+  </>
+)
+
 /** A page of its own for an error: not found, forbidden, a refused form. */
 export const ErrorPage: FC<{ ctx: PageContext; status: number; title: string; message: string }> = (p) => (
   <Layout ctx={p.ctx} title={p.title}>

@@ -15,7 +15,7 @@ import type { Caller } from '../services/permissions.ts'
 import type { BandwidthRequest } from '../services/cache-network.ts'
 import { actorOf } from '../services/events.ts'
 import type { LdapTestResult } from '../services/ldap.ts'
-import { parseLdapSettings, publicLdapSettings } from '../services/ldap-settings.ts'
+import { LDAP_STRING_FIELDS, parseLdapSettings, publicLdapSettings } from '../services/ldap-settings.ts'
 import type { EventFilter } from '../storage/events-store.ts'
 import type { UiEnv } from './env.ts'
 import { ErrorPage, type PageContext, type Section } from './layout.tsx'
@@ -33,21 +33,6 @@ import { CSRF_COOKIE, csrfValid, newCsrfToken, setSecurityHeaders, startSession 
 
 /** A repository name in a path, as /api/v0 reads it (components that start with a letter or digit). */
 const NAME = ':name{[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)*}'
-const LDAP_TEXT_FIELDS = [
-  'url',
-  'bindDn',
-  'userBaseDn',
-  'userFilter',
-  'usernameAttribute',
-  'fullNameAttribute',
-  'emailAttribute',
-  'groupBaseDn',
-  'groupFilter',
-  'groupMemberAttribute',
-  'adminGroupDn',
-  'syncSchedule',
-  'tlsCaPem',
-]
 const TAGS_PER_PAGE = 50
 const REPOSITORIES_PER_PAGE = 25
 const ROLES = new Set(['read', 'write', 'admin'])
@@ -714,7 +699,7 @@ export function uiRoutes(deps: OriginDeps, services: ApiServices): Hono<UiEnv> {
       startTls: form.startTls === '1',
       tlsRejectUnauthorized: form.tlsRejectUnauthorized === '1',
     }
-    for (const k of LDAP_TEXT_FIELDS) if (typeof form[k] === 'string') body[k] = form[k]
+    for (const k of LDAP_STRING_FIELDS) if (k !== 'bindPassword' && typeof form[k] === 'string') body[k] = form[k]
     if (typeof form.bindPassword === 'string' && form.bindPassword !== '') body.bindPassword = form.bindPassword
     return body
   }

@@ -86,7 +86,7 @@ describeWithBrowser('cache network and bandwidth pages (headless Chromium)', () 
     const nets = await net.api('GET', '/networks')
     expect((nets.body.networks as { cidr: string }[]).map((n) => n.cidr)).toContain('192.168.50.0/24')
 
-    await page.getByLabel('Who').fill('dev')
+    await page.getByLabel('Who', { exact: true }).fill('dev')
     await page.locator('form[action="/network/assignments"] select[name="site"]').selectOption('eu')
     await page.getByRole('button', { name: 'Assign' }).click()
     await expect.poll(() => page.locator('.notice').textContent()).toContain('user dev now pulls through eu')

@@ -165,9 +165,9 @@ describeWithBrowser('web UI pages (headless Chromium)', () => {
     const admin = await openPage(browser)
     await signIn(admin.page, origin.url, TEST_ADMIN)
     await admin.page.goto(`${origin.url}/repositories/admin/secret`)
-    await admin.page.getByLabel('Name').fill('alice')
+    await admin.page.getByLabel('Who', { exact: true }).fill('alice')
     await admin.page.getByLabel('Level').selectOption('read')
-    await admin.page.getByRole('button', { name: 'Grant' }).click()
+    await admin.page.getByRole('button', { name: 'Grant', exact: true }).click()
     await expect.poll(() => admin.page.locator('.notice').textContent()).toContain('user alice now has read access')
     expect(await admin.page.locator('#grants').textContent()).toContain('alice')
 

@@ -1,7 +1,7 @@
 import type { FC } from 'hono/jsx'
 import type { AssignmentView, ClientConfig, HealthView, NetworkView, SiteView } from '../../../control-plane/schemas.ts'
 import { bytes, Copyable, Time } from '../format.tsx'
-import { Layout, PostForm, type PageContext } from '../layout.tsx'
+import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
 import type { Flash } from './people.tsx'
 
 export interface NewJoinToken {
@@ -65,16 +65,7 @@ export const NetworkPage: FC<
 > = (p) => (
   <Layout ctx={p.ctx} title="Cache network">
     <h1>Cache network</h1>
-    {p.notice ? (
-      <p class="notice" role="status">
-        {p.notice}
-      </p>
-    ) : null}
-    {p.error ? (
-      <p class="alert" role="alert">
-        {p.error}
-      </p>
-    ) : null}
+    <Messages notice={p.notice} error={p.error} />
     {p.joinToken ? <JoinTokenCard t={p.joinToken} /> : null}
     <SiteMap sites={p.sites} />
     <section aria-labelledby="sites-h">
@@ -309,16 +300,7 @@ export const SitePage: FC<
       <h1>
         {s.name} <State state={s.health.state} />
       </h1>
-      {p.notice ? (
-        <p class="notice" role="status">
-          {p.notice}
-        </p>
-      ) : null}
-      {p.error ? (
-        <p class="alert" role="alert">
-          {p.error}
-        </p>
-      ) : null}
+      <Messages notice={p.notice} error={p.error} />
       {p.joinToken ? <JoinTokenCard t={p.joinToken} /> : null}
       <dl class="facts">
         <dt>URL</dt>

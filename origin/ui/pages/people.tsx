@@ -3,22 +3,8 @@ import type { AccountView } from '../../services/accounts.ts'
 import type { GrantView } from '../../services/grants.ts'
 import type { MemberView, TeamView } from '../../services/orgs.ts'
 import { Copyable, Time } from '../format.tsx'
-import { Layout, PostForm, type PageContext } from '../layout.tsx'
-
-const Messages: FC<{ notice?: string | undefined; error?: string | undefined }> = ({ notice, error }) => (
-  <>
-    {notice ? (
-      <p class="notice" role="status">
-        {notice}
-      </p>
-    ) : null}
-    {error ? (
-      <p class="alert" role="alert">
-        {error}
-      </p>
-    ) : null}
-  </>
-)
+import { Grants } from '../grants.tsx'
+import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
 
 export interface Flash {
   notice?: string
@@ -76,8 +62,6 @@ export const OrgsPage: FC<{ ctx: PageContext; orgs: AccountView[]; canCreate: bo
     ) : null}
   </Layout>
 )
-
-const ROLES = ['read', 'write', 'admin'] as const
 
 export const OrgPage: FC<
   {
@@ -183,55 +167,16 @@ export const OrgPage: FC<
       {p.grants ? (
         <section aria-labelledby="grants-h">
           <h2 id="grants-h">Access to every repository of {p.org.name}</h2>
-          {p.grants.length === 0 ? (
-            <p class="muted">No organization-wide grants.</p>
-          ) : (
-            <div class="table-wrap">
-              <table class="list" id="org-grants">
-                <tbody>
-                  {p.grants.map((g) => (
-                    <tr>
-                      <td>
-                        <span class="badge">{g.subjectType}</span> {g.subject}
-                      </td>
-                      <td>{g.role}</td>
-                      <td class="num">
-                        <PostForm action={`${base}/grants/remove`} csrf={p.ctx.csrf} class="inline">
-                          <input type="hidden" name="subjectType" value={g.subjectType} />
-                          <input type="hidden" name="subject" value={g.subject} />
-                          <button type="submit" class="link danger-link">
-                            Remove
-                          </button>
-                        </PostForm>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
-          <PostForm action={`${base}/grants`} csrf={p.ctx.csrf} class="row-form">
-            <label>
-              Kind
-              <select name="subjectType">
-                <option value="team">team</option>
-                <option value="user">user</option>
-              </select>
-            </label>
-            <label>
-              Who
-              <input name="subject" required maxlength={255} />
-            </label>
-            <label>
-              Level
-              <select name="role">
-                {ROLES.map((r) => (
-                  <option value={r}>{r}</option>
-                ))}
-              </select>
-            </label>
-            <button type="submit">Grant on {p.org.name}</button>
-          </PostForm>
+          <Grants
+            ctx={p.ctx}
+            grants={p.grants}
+            base={`${base}/grants`}
+            id="org-grants"
+            empty="No organization-wide grants."
+            first="team"
+            teamLabel="team"
+            button={`Grant on ${p.org.name}`}
+          />
         </section>
       ) : null}
     </Layout>

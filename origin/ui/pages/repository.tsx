@@ -3,7 +3,8 @@ import type { GrantView } from '../../services/grants.ts'
 import type { TagView } from '../../services/images.ts'
 import type { RepositoryView } from '../../services/repositories.ts'
 import { bytes, Copyable, Digest, Markdown, Time } from '../format.tsx'
-import { Layout, PostForm, type PageContext } from '../layout.tsx'
+import { Grants } from '../grants.tsx'
+import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
 
 export interface RepositoryPageProps {
   ctx: PageContext
@@ -126,8 +127,6 @@ const TagsTable: FC<RepositoryPageProps> = ({ repo, tags, now }) => {
   )
 }
 
-const ROLES = ['read', 'write', 'admin'] as const
-
 const Access: FC<RepositoryPageProps> = ({ ctx, repo, grants }) => {
   if (!grants) return null
   const base = `/repositories/${repo.name}`
@@ -139,64 +138,16 @@ const Access: FC<RepositoryPageProps> = ({ ctx, repo, grants }) => {
         {repo.visibility === 'public' ? ', and everyone may pull it' : ''}. Organization-wide grants are on the
         organization's page.
       </p>
-      {grants.length === 0 ? (
-        <p class="muted">No grants on this repository.</p>
-      ) : (
-        <div class="table-wrap">
-          <table class="list" id="grants">
-            <thead>
-              <tr>
-                <th scope="col">Who</th>
-                <th scope="col">Level</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {grants.map((g) => (
-                <tr>
-                  <td>
-                    <span class="badge">{g.subjectType}</span> {g.subject}
-                  </td>
-                  <td>{g.role}</td>
-                  <td>
-                    <PostForm action={`${base}/_access/remove`} csrf={ctx.csrf} class="inline">
-                      <input type="hidden" name="subjectType" value={g.subjectType} />
-                      <input type="hidden" name="subject" value={g.subject} />
-                      <button type="submit" class="link danger-link">
-                        Remove
-                      </button>
-                    </PostForm>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <PostForm action={`${base}/_access`} csrf={ctx.csrf} class="row-form">
-        <label>
-          Kind
-          <select name="subjectType">
-            <option value="user">user</option>
-            <option value="team">team of {repo.namespace}</option>
-          </select>
-        </label>
-        <label>
-          Name
-          <input name="subject" required maxlength={255} />
-        </label>
-        <label>
-          Level
-          <select name="role">
-            {ROLES.map((r) => (
-              <option value={r}>{r}</option>
-            ))}
-          </select>
-        </label>
-        <button type="submit">Grant</button>
-      </PostForm>
+      <Grants
+        ctx={ctx}
+        grants={grants}
+        base={`${base}/_access`}
+        id="grants"
+        empty="No grants on this repository."
+        first="user"
+        teamLabel={`team of ${repo.namespace}`}
+        button="Grant"
+      />
     </section>
   )
 }
@@ -257,16 +208,7 @@ export const RepositoryPage: FC<RepositoryPageProps> = (p) => {
         ) : null}
         <Copyable text={`docker pull ${ctx.registryHost}/${repo.name}:${first}`} label="the pull command" />
       </header>
-      {p.notice ? (
-        <p class="notice" role="status">
-          {p.notice}
-        </p>
-      ) : null}
-      {p.error ? (
-        <p class="alert" role="alert">
-          {p.error}
-        </p>
-      ) : null}
+      <Messages notice={p.notice} error={p.error} />
       <TagsTable {...p} />
       {repo.longDescription ? (
         <section aria-labelledby="about-h">

@@ -4,7 +4,7 @@ import type { LdapTestResult } from '../../services/ldap.ts'
 import type { PublicLdapSettings } from '../../services/ldap-settings.ts'
 import type { RegistrySettings } from '../../services/settings.ts'
 import { Time } from '../format.tsx'
-import { Layout, PostForm, type PageContext } from '../layout.tsx'
+import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
 import type { Flash } from './people.tsx'
 
 export interface SettingsPageProps extends Flash {
@@ -63,16 +63,7 @@ const SyncSummary: FC<{ e: EventView; now: number }> = ({ e, now }) => {
 export const SettingsPage: FC<SettingsPageProps> = (p) => (
   <Layout ctx={p.ctx} title="Settings">
     <h1>Settings</h1>
-    {p.notice ? (
-      <p class="notice" role="status">
-        {p.notice}
-      </p>
-    ) : null}
-    {p.error ? (
-      <p class="alert" role="alert">
-        {p.error}
-      </p>
-    ) : null}
+    <Messages notice={p.notice} error={p.error} />
 
     <section aria-labelledby="registry-h">
       <h2 id="registry-h">Registry</h2>

@@ -2,7 +2,7 @@ import type { FC } from 'hono/jsx'
 import type { TokenView } from '../../services/personal-tokens.ts'
 import type { RobotView } from '../../services/robots.ts'
 import { Copyable, Time } from '../format.tsx'
-import { Layout, PostForm, type PageContext } from '../layout.tsx'
+import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
 
 /** A secret just made: shown this once, with how to use it. */
 export interface NewSecret {
@@ -55,16 +55,7 @@ const Created: FC<{ created: NewSecret; registryHost: string }> = ({ created, re
 export const TokensPage: FC<TokensPageProps> = (p) => (
   <Layout ctx={p.ctx} title="Access tokens">
     <h1>Access tokens and robots</h1>
-    {p.notice ? (
-      <p class="notice" role="status">
-        {p.notice}
-      </p>
-    ) : null}
-    {p.error ? (
-      <p class="alert" role="alert">
-        {p.error}
-      </p>
-    ) : null}
+    <Messages notice={p.notice} error={p.error} />
     {p.created ? <Created created={p.created} registryHost={p.ctx.registryHost} /> : null}
     <section aria-labelledby="pat-h">
       <h2 id="pat-h">Personal access tokens</h2>
