@@ -220,6 +220,11 @@ export class RegistryService {
       )
     }
     const tags = [...(ref.kind === 'tag' ? [ref.tag] : []), ...extraTags]
+    // tags that pointed at another manifest until now: each move is an event of its own
+    const moved = tags.flatMap((t) => {
+      const from = this.#d.meta.tag(repository, t)
+      return from !== undefined && from !== digest ? [{ tag: t, from }] : []
+    })
     this.#d.meta.putManifest({
       repository,
       digest,
@@ -242,6 +247,16 @@ export class RegistryService {
       address: caller.address,
       detail: { digest, mediaType: contentType ?? null, tags },
     })
+    for (const { tag, from } of moved) {
+      this.#d.events.record({
+        actor: caller.actor,
+        action: 'tag.move',
+        targetType: 'tag',
+        target: `${repository}:${tag}`,
+        address: caller.address,
+        detail: { from, to: digest },
+      })
+    }
     return { digest, subject: m.subject?.digest, tags }
   }
 

@@ -138,6 +138,17 @@ describe('GET /api/v0/repositories/<name>/_events', () => {
     expect(pushes.body.events).toHaveLength(1)
     expect(pushes.body.next).not.toBeNull()
 
+    // a push that moves a tag says so, from which manifest to which
+    const first = await pushImage(origin.url, 'admin/shop', { ref: 'moving' })
+    const second = await pushImage(origin.url, 'admin/shop', { ref: 'moving' })
+    const moves = await api.call('GET', '/repositories/admin/shop/_events?action=tag.move', TEST_ADMIN)
+    expect(moves.body.events).toEqual([
+      expect.objectContaining({
+        target: 'admin/shop:moving',
+        detail: { from: first.manifest.digest, to: second.manifest.digest },
+      }),
+    ])
+
     expect((await api.call('GET', '/repositories/admin/shop/_events', alice)).status).toBe(404)
     expect(
       (await api.call('PUT', '/repositories/admin/shop/_grants/users/alice', TEST_ADMIN, { role: 'read' })).status,

@@ -27,6 +27,7 @@ const ACTIONS = [
   'push',
   'pull',
   'delete',
+  'tag.move',
   'repository.create',
   'repository.update',
   'repository.delete',
