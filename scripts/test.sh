@@ -40,6 +40,14 @@ if ! bash scripts/ldap.sh install; then
   echo "!!! ================================================================== !!!" >&2
 fi
 
+step "PostgreSQL 15 (the storage tests start their own private instance)"
+if ! bash scripts/postgres.sh install; then
+  echo "!!! ================================================================== !!!" >&2
+  echo "!!! PostgreSQL could not be installed: its tests will be SKIPPED        !!!" >&2
+  echo "!!! (run as root on Debian so scripts/postgres.sh can install it)       !!!" >&2
+  echo "!!! ================================================================== !!!" >&2
+fi
+
 step "chromium and busybox for the web UI's browser tests"
 if ! bash scripts/ui.sh install; then
   echo "!!! ================================================================== !!!" >&2

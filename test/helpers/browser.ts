@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { describe, it } from 'vitest'
+import { describeWhenAvailable } from './requires.ts'
 
 export const CHROMIUM = process.env.WHARF_CHROMIUM ?? '/usr/bin/chromium'
 
@@ -26,20 +26,7 @@ export function browserAvailable(): { ok: true } | { ok: false; reason: string }
 /** `describe`, or a failing or skipped stand-in when there is no browser (see the module comment). */
 export function describeWithBrowser(name: string, body: () => void): void {
   const a = browserAvailable()
-  if (a.ok) {
-    describe(name, body)
-    return
-  }
-  if (process.env.WHARF_REQUIRE_CLIENTS === '1') {
-    describe(name, () => {
-      it('needs chromium', () => {
-        throw new Error(a.reason)
-      })
-    })
-    return
-  }
-  process.stderr.write(`!!! browser tests SKIPPED: ${a.reason}\n`)
-  describe.skip(name, body)
+  describeWhenAvailable('headless Chromium', a.ok ? { ok: true, value: undefined } : a, name, body)
 }
 
 export function launchBrowser(): Promise<Browser> {

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { describe, it } from 'vitest'
+import { describeWhenAvailable } from './requires.ts'
 
 export interface ClientsEnv {
   /** unix:///…/docker.sock of the private dockerd */
@@ -122,39 +122,13 @@ function errText(err: unknown): string {
   return stderr || e.message || String(err)
 }
 
-let warned = false
-
 /**
  * `describe` for suites that need real clients. When they are unavailable the suite fails (with
  * WHARF_REQUIRE_CLIENTS=1) or is skipped after a warning on stderr; `fn` is then never called.
  */
 export function describeWithClients(name: string, fn: (env: ClientsEnv) => void): void {
   const avail = clientsAvailable()
-  if (avail.ok) {
-    describe(name, () => fn(avail.env))
-    return
-  }
-  const reason = avail.reason
-  if (process.env.WHARF_REQUIRE_CLIENTS === '1') {
-    describe(name, () => {
-      it('real registry clients are available (WHARF_REQUIRE_CLIENTS=1)', () => {
-        throw new Error(`WHARF_REQUIRE_CLIENTS=1 but the real registry clients are unavailable: ${reason}`)
-      })
-    })
-    return
-  }
-  if (!warned) {
-    warned = true
-    process.stderr.write(
-      `\n${'!'.repeat(100)}\n` +
-        `!!! SKIPPING real-client end-to-end tests: ${reason}\n` +
-        `!!! (set WHARF_REQUIRE_CLIENTS=1 to make this a failure)\n` +
-        `${'!'.repeat(100)}\n\n`,
-    )
-  }
-  describe.skip(name, () => {
-    it(`needs real registry clients: ${reason}`, () => {})
-  })
+  describeWhenAvailable('the real registry clients', avail.ok ? { ok: true, value: avail.env } : avail, name, fn)
 }
 
 // ------------------------------------------------------------------------------------------------ run
@@ -292,8 +266,13 @@ export function clientSandbox(clients: ClientsEnv, label: string): ClientSandbox
         [...clients.podmanFlags, 'login', '--tls-verify=false', '-u', creds.username, '--password-stdin', host],
         merge({ input: creds.password }),
       )
-      const dockerLogin = await run('docker', ['login', '-u', creds.username, '--password-stdin', host], merge({ input: creds.password }))
-      if (!dockerLogin.output.includes('Login Succeeded')) throw new Error(`docker login failed:\n${dockerLogin.output}`)
+      const dockerLogin = await run(
+        'docker',
+        ['login', '-u', creds.username, '--password-stdin', host],
+        merge({ input: creds.password }),
+      )
+      if (!dockerLogin.output.includes('Login Succeeded'))
+        throw new Error(`docker login failed:\n${dockerLogin.output}`)
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   }

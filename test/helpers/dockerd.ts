@@ -26,12 +26,20 @@ export async function startDockerd(opts: { mirrors?: string[]; insecure?: string
   const child = spawn(
     'dockerd',
     [
-      '--data-root', join(dir, 'data'),
-      '--exec-root', join(dir, 'x'),
-      '-H', `unix://${sock}`,
-      '--pidfile', join(dir, 'pid'),
-      '--config-file', join(dir, 'daemon.json'),
-      '--storage-driver=vfs', '--iptables=false', '--ip-masq=false', '--bridge=none',
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'x'),
+      '-H',
+      `unix://${sock}`,
+      '--pidfile',
+      join(dir, 'pid'),
+      '--config-file',
+      join(dir, 'daemon.json'),
+      '--storage-driver=vfs',
+      '--iptables=false',
+      '--ip-masq=false',
+      '--bridge=none',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   )
@@ -42,7 +50,12 @@ export async function startDockerd(opts: { mirrors?: string[]; insecure?: string
   const docker: TestDockerd['docker'] = (args, o) => run('docker', args, { env, input: o?.input })
   let ready = false
   for (let i = 0; i < 300 && child.exitCode === null; i++) {
-    if (await docker(['info']).then(() => true, () => false)) {
+    if (
+      await docker(['info']).then(
+        () => true,
+        () => false,
+      )
+    ) {
       ready = true
       break
     }

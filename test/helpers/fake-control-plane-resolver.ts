@@ -66,7 +66,9 @@ export function site(name: string, url: string, extra: Partial<FakeSite> = {}): 
   }
 }
 
-export async function startFakeControlPlane(opts: { sites?: FakeSite[]; now?: () => number } = {}): Promise<FakeControlPlane> {
+export async function startFakeControlPlane(
+  opts: { sites?: FakeSite[]; now?: () => number } = {},
+): Promise<FakeControlPlane> {
   const now = opts.now ?? Date.now
   let verifier: ((token: string) => Promise<JWTPayload>) | undefined
 
@@ -87,7 +89,9 @@ export async function startFakeControlPlane(opts: { sites?: FakeSite[]; now?: ()
           audience: service ?? origin.host,
           currentDate: new Date(now()),
         })
-        const access = Array.isArray(payload.access) ? (payload.access as { type: string; name: string; actions: string[] }[]) : []
+        const access = Array.isArray(payload.access)
+          ? (payload.access as { type: string; name: string; actions: string[] }[])
+          : []
         if (!access.some((a) => a.type === 'controlplane' && a.name === 'origin' && a.actions.includes('*'))) {
           throw new Error('the token does not hold controlplane:origin:*')
         }
@@ -116,7 +120,13 @@ export async function startFakeControlPlane(opts: { sites?: FakeSite[]; now?: ()
 
   const handle = async (req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, body, authorization: req.headers.authorization, outcome: 'ok' }
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      body,
+      authorization: req.headers.authorization,
+      outcome: 'ok',
+    }
     fake.requests.push(record)
     if (fake.mode === 'down') {
       record.outcome = 'down'
@@ -161,7 +171,9 @@ export async function startFakeControlPlane(opts: { sites?: FakeSite[]; now?: ()
       const user = decodeURIComponent(m[1]!)
       if (req.method === 'GET') {
         const s = fake.assignments.get(user)
-        return s === undefined ? error(404, 'NOT_FOUND', `no assignment for user ${user}`) : json(200, { kind: 'user', subject: user, site: s })
+        return s === undefined
+          ? error(404, 'NOT_FOUND', `no assignment for user ${user}`)
+          : json(200, { kind: 'user', subject: user, site: s })
       }
       if (req.method === 'PUT') {
         const ref = (body as { site?: unknown } | null)?.site

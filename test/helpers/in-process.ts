@@ -20,7 +20,10 @@ export interface InProcess<D> {
 /** A silent logger, or one that collects each line as an object, for tests that assert on logs. */
 export function testLogger(logLines?: Record<string, unknown>[]): Logger {
   return logLines
-    ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) })
+    ? pino(
+        { level: 'info' },
+        { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
+      )
     : pino({ level: 'silent' })
 }
 
@@ -36,7 +39,12 @@ export async function serveInProcess<D>(opts: {
   limits?: HttpLimits
 }): Promise<InProcess<D>> {
   let handler: FetchHandler = () => new Response('starting', { status: 503 })
-  const server = await listen({ fetch: (req, env) => handler(req, env), host: '127.0.0.1', port: 0, limits: opts.limits })
+  const server = await listen({
+    fetch: (req, env) => handler(req, env),
+    host: '127.0.0.1',
+    port: 0,
+    limits: opts.limits,
+  })
   const { deps, fetch } = await opts.start(server.port)
   handler = fetch
   const host = `127.0.0.1:${server.port}`

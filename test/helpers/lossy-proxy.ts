@@ -28,12 +28,23 @@ export async function startLossyProxy(target: string): Promise<LossyProxy> {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
     const body = Buffer.concat(chunks)
-    const seen: LossyProxy['requests'][number] = { method: req.method ?? 'GET', path, body: body.toString(), lost: false }
+    const seen: LossyProxy['requests'][number] = {
+      method: req.method ?? 'GET',
+      path,
+      body: body.toString(),
+      lost: false,
+    }
     requests.push(seen)
     const loss = losses.find((l) => l.left > 0 && l.path.test(path) && l.when(seen.body))
     if (loss) loss.left--
     const up = httpRequest(
-      { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+      {
+        host: to.hostname,
+        port: to.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: to.host },
+      },
       (upRes: IncomingMessage) => {
         seen.status = upRes.statusCode
         if (loss) {

@@ -47,7 +47,11 @@ export interface Network {
   sites: Map<string, NetworkSite>
   site(name: string): NetworkSite
   /** Calls the control plane's API as the admin. */
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown>; text: string }>
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown>; text: string }>
   /** Waits until the control plane reports the site in this state. */
   waitForHealth(name: string, state: 'up' | 'down'): Promise<void>
   /** Stops the control plane and starts it again on the same port and data folder. */
@@ -241,7 +245,8 @@ export async function pullBlob(
     if (!site) throw new Error(`redirected to an unknown host ${location.host}`)
     servedBy = site.spec.name
     const followed = await request(location)
-    if (followed.statusCode !== 200) throw new Error(`the site ${servedBy} answered ${followed.statusCode}: ${await followed.body.text()}`)
+    if (followed.statusCode !== 200)
+      throw new Error(`the site ${servedBy} answered ${followed.statusCode}: ${await followed.body.text()}`)
     body = Buffer.from(await followed.body.arrayBuffer())
   } else {
     if (res.statusCode !== 200) throw new Error(`the origin answered ${res.statusCode}: ${await res.body.text()}`)

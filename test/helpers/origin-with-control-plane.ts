@@ -20,7 +20,11 @@ export async function startOriginWithControlPlane(
   let offset = 0
   const now = () => Date.now() + offset
   const fake = await startFakeControlPlane({ sites: opts.sites, now })
-  const origin = await startOrigin({ env: { ORIGIN_CONTROL_PLANE_URL: fake.url, ...opts.env }, now, logLines: opts.logLines })
+  const origin = await startOrigin({
+    env: { ORIGIN_CONTROL_PLANE_URL: fake.url, ...opts.env },
+    now,
+    logLines: opts.logLines,
+  })
   fake.trust(origin.url)
   return {
     origin,

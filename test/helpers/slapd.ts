@@ -15,7 +15,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Attribute, Change, Client } from 'ldapts'
-import { describe, it } from 'vitest'
+import { describeWhenAvailable } from './requires.ts'
 
 const SLAPD = '/usr/sbin/slapd'
 const SLAPTEST = '/usr/sbin/slaptest'
@@ -133,33 +133,10 @@ export function slapdAvailable(): { ok: true } | { ok: false; reason: string } {
   return { ok: true }
 }
 
-let warned = false
-
 /** `describe` for suites that need slapd: skipped loudly without it, or failed with WHARF_REQUIRE_CLIENTS=1. */
 export function describeWithSlapd(name: string, fn: () => void): void {
   const avail = slapdAvailable()
-  if (avail.ok) {
-    describe(name, fn)
-    return
-  }
-  const reason = avail.reason
-  if (process.env.WHARF_REQUIRE_CLIENTS === '1') {
-    describe(name, () => {
-      it('OpenLDAP slapd is available (WHARF_REQUIRE_CLIENTS=1)', () => {
-        throw new Error(`WHARF_REQUIRE_CLIENTS=1 but slapd is unavailable: ${reason}`)
-      })
-    })
-    return
-  }
-  if (!warned) {
-    warned = true
-    process.stderr.write(
-      `\n${'!'.repeat(100)}\n!!! SKIPPING LDAP tests: ${reason}\n!!! (set WHARF_REQUIRE_CLIENTS=1 to make this a failure)\n${'!'.repeat(100)}\n\n`,
-    )
-  }
-  describe.skip(name, () => {
-    it(`needs slapd: ${reason}`, () => {})
-  })
+  describeWhenAvailable('OpenLDAP slapd', avail.ok ? { ok: true, value: undefined } : avail, name, fn)
 }
 
 export interface SlapdOptions {

@@ -64,7 +64,9 @@ export async function startCache(opts: StartCacheOptions): Promise<RunningCache 
 }
 
 /** Starts `cache-node/main.ts` as a child process (for tests that kill it), on an ephemeral loopback port. */
-export async function spawnCache(opts: Omit<StartCacheOptions, 'now' | 'logLines'>): Promise<RunningCache & SpawnedProgram> {
+export async function spawnCache(
+  opts: Omit<StartCacheOptions, 'now' | 'logLines'>,
+): Promise<RunningCache & SpawnedProgram> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'wharf-cache-')))
   return spawnProgram({
     entry: 'cache-node/main.ts',

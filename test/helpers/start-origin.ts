@@ -50,7 +50,10 @@ export async function startOrigin(opts: StartOptions = {}): Promise<RunningOrigi
   })
   return serveInProcess({
     async start(port) {
-      const deps = await createDeps(withBoundPort(config, port), testLogger(opts.logLines), { now: opts.now, timers: opts.timers })
+      const deps = await createDeps(withBoundPort(config, port), testLogger(opts.logLines), {
+        now: opts.now,
+        timers: opts.timers,
+      })
       return { deps, fetch: buildApp(deps).fetch as FetchHandler }
     },
     async stop(deps) {
