@@ -7,7 +7,7 @@ export interface BlobStore {
   /** Size of the stored file, or undefined when absent. */
   stat(digest: string): Promise<number | undefined>
   /** A stream over the blob's bytes, `start` and `end` inclusive as in fs.createReadStream. */
-  open(digest: string, range?: ByteRange): ReadStream
+  open(digest: string, range?: ByteRange): Readable
   /** Streams a whole blob in, verifying its digest (and size, when given); rejects with IntegrityError. */
   put(digest: string, source: Readable, size?: number): Promise<WriteResult>
   /** Moves a file whose content was verified to hash to `digest` into place, atomically; the file is consumed. */
