@@ -35,6 +35,29 @@ export interface OriginConfig extends ProgramConfig {
   trustedProxies: string[]
   /** When set, /metrics needs `Authorization: Bearer <token>`; unset, it answers loopback clients only. */
   metricsToken?: string
+  /**
+   * Blobs in S3-compatible object storage instead of files under dataDir/blobs (ORIGIN_S3_BUCKET). Credentials come
+   * from the AWS SDK's own chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, profiles, instance roles).
+   */
+  s3?: S3Config
+}
+
+export interface S3Config {
+  bucket: string
+  /** A non-AWS endpoint (MinIO, Ceph, s3rver …); the SDK's AWS endpoint for the region when unset. */
+  endpoint?: URL
+  region: string
+  /** `http://endpoint/bucket/key` rather than `http://bucket.endpoint/key` (most non-AWS servers want this). */
+  forcePathStyle: boolean
+  /** Prepended to every key: several registries can share a bucket. */
+  prefix: string
+  /** Part size of multipart uploads (and the memory one blob write holds). */
+  partSize: number
+  /**
+   * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) of the program's environment, when set;
+   * otherwise the SDK's own chain finds credentials (profiles, instance roles). Never logged.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
 }
 
 /**
@@ -81,9 +104,49 @@ export function loadConfig(env: Env): Readonly<OriginConfig> {
     grantTtlMs,
     trustedProxies: cidrList(p, 'ORIGIN_TRUSTED_PROXIES'),
     metricsToken: p.raw('ORIGIN_METRICS_TOKEN'),
+    s3: s3Config(p),
   }
   p.throwIfAny('origin')
   return Object.freeze(config)
+}
+
+/** ORIGIN_S3_*: undefined unless ORIGIN_S3_BUCKET is set; the others alone are a mistake worth naming. */
+function s3Config(p: ConfigProblems): S3Config | undefined {
+  const bucket = p.raw('ORIGIN_S3_BUCKET')
+  const endpoint = p.url('ORIGIN_S3_ENDPOINT')
+  const region = p.raw('ORIGIN_S3_REGION') ?? p.raw('AWS_REGION') ?? 'us-east-1'
+  const forcePathStyle = p.bool('ORIGIN_S3_FORCE_PATH_STYLE', false)
+  const prefix = p.raw('ORIGIN_S3_PREFIX') ?? ''
+  const partSize = p.bytes('ORIGIN_S3_PART_SIZE', '16MiB')
+  if (!bucket) {
+    for (const name of ['ORIGIN_S3_ENDPOINT', 'ORIGIN_S3_REGION', 'ORIGIN_S3_FORCE_PATH_STYLE', 'ORIGIN_S3_PREFIX'])
+      if (p.raw(name) !== undefined)
+        p.add(`${name} is set but ORIGIN_S3_BUCKET is not: set the bucket to keep blobs in S3`)
+    return undefined
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) p.add(`ORIGIN_S3_BUCKET "${bucket}" is not an S3 bucket name`)
+  if (endpoint && endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')
+    p.add('ORIGIN_S3_ENDPOINT must be an http(s) URL')
+  if (prefix && !/^[A-Za-z0-9._/-]*\/$/.test(prefix))
+    p.add('ORIGIN_S3_PREFIX must be a key prefix ending in "/" (registry/)')
+  if (partSize < 5 * 1024 * 1024 || partSize > 5 * 1024 ** 3)
+    p.add("ORIGIN_S3_PART_SIZE must be between 5MiB and 5GiB (S3's limits)")
+  const accessKeyId = p.raw('AWS_ACCESS_KEY_ID')
+  const secretAccessKey = p.raw('AWS_SECRET_ACCESS_KEY')
+  const sessionToken = p.raw('AWS_SESSION_TOKEN')
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
+    p.add('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither for the SDK to find credentials')
+  const credentials =
+    accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined
+  return {
+    bucket,
+    ...(endpoint ? { endpoint } : {}),
+    region,
+    forcePathStyle,
+    prefix,
+    partSize,
+    ...(credentials ? { credentials } : {}),
+  }
 }
 
 /** A comma-separated list of CIDRs (a bare address counts as a /32 or /128), normalized. */

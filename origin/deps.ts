@@ -23,6 +23,8 @@ import { UploadService } from './services/uploads.ts'
 import { AccessStore } from './storage/access-store.ts'
 import { AccountsStore } from './storage/accounts-store.ts'
 import { FsBlobStore, type BlobStore } from './storage/blob-store.ts'
+import { S3BlobStore } from './storage/s3-blob-store.ts'
+import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { openDb, type Db } from './storage/db.ts'
 import { EventsStore } from './storage/events-store.ts'
 import { Metadata } from './storage/metadata.ts'
@@ -81,7 +83,9 @@ export async function createDeps(
   const meta = new Metadata(db)
   const identity = await createIdentity(config, db, meta, log, now)
   const uploadsDir = join(config.dataDir, 'uploads')
-  const blobs = new FsBlobStore(join(config.dataDir, 'blobs'), { fsync: config.fsync, tmpDir: uploadsDir })
+  const s3 = config.s3 ? s3Blobs(config.s3) : undefined
+  const blobs: BlobStore =
+    s3?.store ?? new FsBlobStore(join(config.dataDir, 'blobs'), { fsync: config.fsync, tmpDir: uploadsDir })
   const { events, permissions } = identity
   const registry = new RegistryService({
     meta,
@@ -105,6 +109,7 @@ export async function createDeps(
   identity.events.observers.push((e) => metrics.event(e))
   const ping = db.prepare('SELECT 1')
   const readiness: ReadinessCheck[] = [databaseCheck(() => ping.get()), diskCheck(config.dataDir)]
+  if (s3) readiness.push(s3.readiness)
   if (config.controlPlaneUrl)
     readiness.push(new UpstreamProbe({ name: 'control-plane', url: new URL('/healthz', config.controlPlaneUrl), now }))
 
@@ -144,6 +149,7 @@ export async function createDeps(
       await purging
       await identity.ldap.stop()
       await network.controlPlane?.close()
+      s3?.client.destroy()
       db.close()
     },
   }
@@ -265,4 +271,34 @@ export function createNetwork(
   })
   const redirects = new BlobRedirects({ controlPlane, grants, accounts, log: log.child({ component: 'redirects' }) })
   return { grants, proxies, controlPlane, redirects }
+}
+
+/** The S3 blob store of ORIGIN_S3_* (credentials from the AWS SDK's own chain), and its readiness: the bucket answers. */
+function s3Blobs(s3: NonNullable<OriginConfig['s3']>): {
+  store: BlobStore
+  client: S3Client
+  readiness: ReadinessCheck
+} {
+  const client = new S3Client({
+    region: s3.region,
+    forcePathStyle: s3.forcePathStyle,
+    ...(s3.endpoint ? { endpoint: s3.endpoint.href.replace(/\/$/, '') } : {}),
+    ...(s3.credentials ? { credentials: s3.credentials } : {}),
+  })
+  const readiness: ReadinessCheck = {
+    name: 's3',
+    async check() {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: s3.bucket }))
+        return { ok: true, detail: `bucket ${s3.bucket} answers` }
+      } catch (err) {
+        return { ok: false, detail: `bucket ${s3.bucket}: ${(err as Error).name} ${(err as Error).message}`.trim() }
+      }
+    },
+  }
+  return {
+    store: new S3BlobStore({ client, bucket: s3.bucket, prefix: s3.prefix, partSize: s3.partSize }),
+    client,
+    readiness,
+  }
 }

@@ -1,4 +1,4 @@
-import type { ReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
 import { OciError } from '../../oci/errors.ts'
 import { digestOf, parseDigest } from '../../oci/digest.ts'
@@ -105,7 +105,7 @@ export class RegistryService {
   }
 
   /** Opens a blob's bytes; a link whose file is gone is reported and answered as unknown. */
-  async openBlob(info: BlobInfo, range?: { start: number; end: number }): Promise<ReadStream> {
+  async openBlob(info: BlobInfo, range?: { start: number; end: number }): Promise<Readable> {
     const onDisk = await this.#d.blobs.stat(info.digest)
     if (onDisk !== info.size) {
       this.#d.log.error({ digest: info.digest, expected: info.size, onDisk }, 'blob file missing or wrong size')
