@@ -53,6 +53,8 @@ export interface S3Config {
   prefix: string
   /** Part size of multipart uploads (and the memory one blob write holds). */
   partSize: number
+  /** Blob GETs are answered with a 307 to a presigned URL valid this long (ORIGIN_S3_REDIRECT); 0 serves them here. */
+  redirectTtlMs: number
   /**
    * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) of the program's environment, when set;
    * otherwise the SDK's own chain finds credentials (profiles, instance roles). Never logged.
@@ -118,8 +120,18 @@ function s3Config(p: ConfigProblems): S3Config | undefined {
   const forcePathStyle = p.bool('ORIGIN_S3_FORCE_PATH_STYLE', false)
   const prefix = p.raw('ORIGIN_S3_PREFIX') ?? ''
   const partSize = p.bytes('ORIGIN_S3_PART_SIZE', '16MiB')
+  const redirect = p.bool('ORIGIN_S3_REDIRECT', false)
+  const redirectTtlMs = p.duration('ORIGIN_S3_REDIRECT_TTL', '5m')
+  if (redirectTtlMs < 10_000 || redirectTtlMs > 7 * 86_400_000)
+    p.add('ORIGIN_S3_REDIRECT_TTL must be between 10s and 7d (the longest a presigned URL lives)')
   if (!bucket) {
-    for (const name of ['ORIGIN_S3_ENDPOINT', 'ORIGIN_S3_REGION', 'ORIGIN_S3_FORCE_PATH_STYLE', 'ORIGIN_S3_PREFIX'])
+    for (const name of [
+      'ORIGIN_S3_ENDPOINT',
+      'ORIGIN_S3_REGION',
+      'ORIGIN_S3_FORCE_PATH_STYLE',
+      'ORIGIN_S3_PREFIX',
+      'ORIGIN_S3_REDIRECT',
+    ])
       if (p.raw(name) !== undefined)
         p.add(`${name} is set but ORIGIN_S3_BUCKET is not: set the bucket to keep blobs in S3`)
     return undefined
@@ -135,9 +147,13 @@ function s3Config(p: ConfigProblems): S3Config | undefined {
   const secretAccessKey = p.raw('AWS_SECRET_ACCESS_KEY')
   const sessionToken = p.raw('AWS_SESSION_TOKEN')
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined))
-    p.add('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither for the SDK to find credentials')
+    p.add(
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together: set both, or neither for the SDK to find credentials',
+    )
   const credentials =
-    accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined
+    accessKeyId && secretAccessKey
+      ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }
+      : undefined
   return {
     bucket,
     ...(endpoint ? { endpoint } : {}),
@@ -145,6 +161,7 @@ function s3Config(p: ConfigProblems): S3Config | undefined {
     forcePathStyle,
     prefix,
     partSize,
+    redirectTtlMs: redirect ? redirectTtlMs : 0,
     ...(credentials ? { credentials } : {}),
   }
 }

@@ -297,7 +297,13 @@ function s3Blobs(s3: NonNullable<OriginConfig['s3']>): {
     },
   }
   return {
-    store: new S3BlobStore({ client, bucket: s3.bucket, prefix: s3.prefix, partSize: s3.partSize }),
+    store: new S3BlobStore({
+      client,
+      bucket: s3.bucket,
+      prefix: s3.prefix,
+      partSize: s3.partSize,
+      redirectTtlS: Math.floor(s3.redirectTtlMs / 1000),
+    }),
     client,
     readiness,
   }

@@ -12,7 +12,7 @@ export const FILL_HEADER = 'wharf-fill'
 
 /**
  * Blob reads (GET, HEAD with Range) and blob deletes. A GET may be redirected to the caller's cache site with a
- * blob grant; a request carrying a grant (`?grant=`, a redirected client's cache filling) needs no other
+ * blob grant, or (ORIGIN_S3_REDIRECT) to a presigned URL of the bucket the blob is in; a request carrying a grant (`?grant=`, a redirected client's cache filling) needs no other
  * credential and is always served here (docs/network-protocol.md).
  */
 export function blobRoutes({ registry, access, grants, redirects }: V2Deps) {
@@ -36,6 +36,15 @@ export function blobRoutes({ registry, access, grants, redirects }: V2Deps) {
       if (target) {
         c.set('redirect', target.site)
         return c.body(null, 307, { Location: target.location, 'Content-Length': '0', 'Cache-Control': 'no-store' })
+      }
+    }
+    if (c.req.method === 'GET') {
+      // blobs in object storage may be fetched from it directly: clients and cache fills alike follow the 307
+      // (without their Authorization), and send their Range there
+      const direct = await registry.blobRedirect(info)
+      if (direct) {
+        c.set('redirect', 'object-storage')
+        return c.body(null, 307, { Location: direct, 'Content-Length': '0', 'Cache-Control': 'no-store' })
       }
     }
     const headers: Record<string, string> = {

@@ -114,6 +114,11 @@ export class RegistryService {
     return this.#d.blobs.open(info.digest, range)
   }
 
+  /** Where a client may fetch the blob directly (a presigned URL of the blob store), when the store offers one. */
+  blobRedirect(info: BlobInfo): Promise<string | undefined> {
+    return this.#d.blobs.redirectUrl?.(info.digest) ?? Promise.resolve(undefined)
+  }
+
   /**
    * Cross-repository mount: links `digest` into `repository` when `from` links it. Returns undefined when it
    * cannot (the caller then opens an upload session, as the spec says).

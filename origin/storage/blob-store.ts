@@ -16,6 +16,11 @@ export interface BlobStore {
   delete(digest: string): Promise<void>
   /** Every stored blob's digest (garbage collection). */
   list(): Promise<string[]>
+  /**
+   * A short-lived URL a client may GET the blob from directly (an S3 presigned URL), for stores that have one and
+   * were configured to redirect; undefined otherwise.
+   */
+  redirectUrl?(digest: string): Promise<string | undefined>
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { parseDigest } from '../../oci/digest.ts'
 import { IntegrityError, type ByteRange, type WriteResult } from '../../lib/cas-store.ts'
 import type { BlobStore } from './blob-store.ts'
@@ -32,6 +33,11 @@ export interface S3BlobStoreOptions {
    * write holds, and the largest blob sent with a single PutObject.
    */
   partSize?: number
+  /**
+   * Lifetime of the presigned URLs blob GETs are redirected to; 0 (the default) serves every blob through the
+   * origin instead.
+   */
+  redirectTtlS?: number
 }
 
 /**
@@ -48,7 +54,7 @@ export class S3BlobStore implements BlobStore {
   readonly #pending = new Set<string>()
 
   constructor(opts: S3BlobStoreOptions) {
-    this.#o = { prefix: '', partSize: DEFAULT_PART, ...opts }
+    this.#o = { prefix: '', partSize: DEFAULT_PART, redirectTtlS: 0, ...opts }
   }
 
   key(digest: string): string {
@@ -127,6 +133,14 @@ export class S3BlobStore implements BlobStore {
       }).done()
     }
     await unlink(verifiedFile)
+  }
+
+  /** A presigned GET of the blob, valid for redirectTtlS; undefined when redirects are off. */
+  async redirectUrl(digest: string): Promise<string | undefined> {
+    if (this.#o.redirectTtlS <= 0) return undefined
+    return getSignedUrl(this.#o.client, new GetObjectCommand({ Bucket: this.#o.bucket, Key: this.key(digest) }), {
+      expiresIn: this.#o.redirectTtlS,
+    })
   }
 
   async delete(digest: string): Promise<void> {

@@ -23,6 +23,7 @@ import {
   uploadUrl,
 } from '../helpers/registry-http.ts'
 import { startS3, type S3Endpoint } from '../helpers/s3.ts'
+import { startCache } from '../helpers/start-cache.ts'
 import { clientSandbox, describeWithClients, pulledDigest, pushedDigest } from '../helpers/clients.ts'
 import { startOrigin, TEST_ADMIN } from '../helpers/start-origin.ts'
 
@@ -169,6 +170,89 @@ describeWithClients('docker against an origin with its blobs in S3', (clients) =
       expect(await bucketKeys()).toContain(keyOf(manifest.layers[0]!.digest))
     } finally {
       sb.cleanup()
+    }
+  })
+})
+
+describe('an origin that redirects blob GETs to presigned URLs (ORIGIN_S3_REDIRECT)', () => {
+  let redirecting: Awaited<ReturnType<typeof startOrigin>>
+  const logs: Record<string, unknown>[] = []
+  const blob = randomBytes(3 * 1024 * 1024 + 3)
+
+  beforeAll(async () => {
+    redirecting = await startOrigin({
+      logLines: logs,
+      env: {
+        ORIGIN_S3_BUCKET: 'registry',
+        ORIGIN_S3_ENDPOINT: s3.endpoint,
+        ORIGIN_S3_FORCE_PATH_STYLE: 'true',
+        ORIGIN_S3_PREFIX: 'redirecting/',
+        ORIGIN_S3_REDIRECT: 'true',
+        ORIGIN_S3_REDIRECT_TTL: '1m',
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      },
+    })
+    expect((await putBlob(redirecting.url, 'admin/direct', blob, digestOf(blob))).status).toBe(201)
+  })
+  afterAll(async () => {
+    await closeHttp(redirecting.url)
+    await redirecting?.close()
+  })
+
+  const redirects = () => logs.filter((l) => l.redirect === 'object-storage').length
+
+  it('answers a GET with a 307 to the bucket, where the bytes and their ranges are', async () => {
+    const res = await getBlob(redirecting.url, 'admin/direct', digestOf(blob))
+    expect(res.status).toBe(307)
+    const location = res.headers.location!
+    expect(location.startsWith(`${s3.endpoint}/registry/redirecting/blobs/sha256/`)).toBe(true)
+    expect(new URL(location).searchParams.get('X-Amz-Expires')).toBe('60')
+    const whole = await fetch(location)
+    expect(Buffer.from(await whole.arrayBuffer()).equals(blob)).toBe(true)
+    const part = await fetch(location, { headers: { range: 'bytes=10-19' } })
+    expect(part.status).toBe(206)
+    expect(Buffer.from(await part.arrayBuffer()).equals(blob.subarray(10, 20))).toBe(true)
+    // HEAD stays here, and unknown blobs are a 404 here, never a redirect
+    expect((await headBlob(redirecting.url, 'admin/direct', digestOf(blob))).status).toBe(200)
+    expect((await getBlob(redirecting.url, 'admin/direct', digestOf(randomBytes(4)))).status).toBe(404)
+  })
+
+  describeWithClients('docker', (clients) => {
+    it('pulls through the presigned redirects', async () => {
+      const sb = clientSandbox(clients, 's3-redirect')
+      try {
+        await sb.login(redirecting.host, TEST_ADMIN)
+        const ctx = join(sb.dir, 'ctx')
+        mkdirSync(ctx)
+        writeFileSync(join(ctx, 'b.bin'), randomBytes(2 * 1024 * 1024))
+        writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY b.bin /b.bin\n')
+        const ref = `${redirecting.host}/admin/s3-redirect:v1`
+        await sb.docker(['build', '-t', ref, ctx])
+        const pushed = pushedDigest((await sb.docker(['push', ref])).output)
+        await sb.docker(['rmi', ref])
+        const before = redirects()
+        expect(pulledDigest((await sb.docker(['pull', ref])).output)).toBe(pushed)
+        // the config and the layer came from the bucket
+        expect(redirects()).toBeGreaterThanOrEqual(before + 2)
+        await sb.docker(['rmi', ref])
+      } finally {
+        sb.cleanup()
+      }
+    })
+  })
+
+  it('lets a cache node fill from the presigned URL', async () => {
+    const cache = await startCache({ originUrl: redirecting.url })
+    try {
+      const before = redirects()
+      const got = await getBlob(cache.url, 'admin/direct', digestOf(blob))
+      expect(got.status).toBe(200)
+      expect(got.body.equals(blob)).toBe(true)
+      expect(redirects()).toBe(before + 1)
+    } finally {
+      await closeHttp(cache.url)
+      await cache.close()
     }
   })
 })
