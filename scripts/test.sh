@@ -48,6 +48,13 @@ if ! bash scripts/postgres.sh install; then
   echo "!!! ================================================================== !!!" >&2
 fi
 
+step "HAProxy (the balancer tests start their own)"
+if ! bash scripts/haproxy.sh install; then
+  echo "!!! ================================================================== !!!" >&2
+  echo "!!! HAProxy could not be installed: the balancer tests will be SKIPPED  !!!" >&2
+  echo "!!! ================================================================== !!!" >&2
+fi
+
 step "chromium and busybox for the web UI's browser tests"
 if ! bash scripts/ui.sh install; then
   echo "!!! ================================================================== !!!" >&2
