@@ -42,11 +42,4 @@ cmd_install() {
   cmd_check
 }
 
-case "${1:-}" in
-  install) cmd_install ;;
-  check) cmd_check ;;
-  *)
-    echo "usage: $0 {install|check}" >&2
-    exit 2
-    ;;
-esac
+install_or_check "$@"

@@ -1,6 +1,6 @@
 import type { FC } from 'hono/jsx'
 import type { GrantView } from '../services/grants.ts'
-import { PostForm, type PageContext } from './layout.tsx'
+import { PostForm, type PageContext, TableHead } from './layout.tsx'
 
 const ROLES = ['read', 'write', 'admin'] as const
 
@@ -26,15 +26,7 @@ export const Grants: FC<{
     ) : (
       <div class="table-wrap">
         <table class="list" id={p.id}>
-          <thead>
-            <tr>
-              <th scope="col">Who</th>
-              <th scope="col">Level</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead cols={['Who', 'Level', { label: 'Actions', hidden: true }]} />
           <tbody>
             {p.grants.map((g) => (
               <tr>

@@ -121,6 +121,25 @@ export const Layout: FC<{ ctx: PageContext; title: string; children?: Child }> =
   )
 }
 
+/** A column of a list table: its label, right-aligned for numbers, or read by screen readers only. */
+export type Column = string | { label: string; num?: boolean; hidden?: boolean }
+
+/** The header row of a list table. */
+export const TableHead: FC<{ cols: Column[] }> = ({ cols }) => (
+  <thead>
+    <tr>
+      {cols.map((c) => {
+        const col = typeof c === 'string' ? { label: c } : c
+        return (
+          <th scope="col" class={col.num ? 'num' : undefined}>
+            {col.hidden ? <span class="sr-only">{col.label}</span> : col.label}
+          </th>
+        )
+      })}
+    </tr>
+  </thead>
+)
+
 /** What a form did, or why it did not: a status line and an alert. */
 export const Messages: FC<{ notice?: string | undefined; error?: string | undefined }> = ({ notice, error }) => (
   <>

@@ -49,3 +49,16 @@ apt_install_missing() {
   fi
   echo "[$tag] apt done in $(($(date +%s%3N) - t0)) ms" >&2
 }
+
+# install_or_check "$@": the command line of the setup scripts that only install and check (ldap, ui, postgres,
+# haproxy): runs their cmd_install or cmd_check, or prints the usage.
+install_or_check() {
+  case "${1:-}" in
+    install) cmd_install ;;
+    check) cmd_check ;;
+    *)
+      echo "usage: $0 {install|check}" >&2
+      exit 2
+      ;;
+  esac
+}

@@ -1,7 +1,7 @@
 import type { FC } from 'hono/jsx'
 import type { ImageView } from '../../services/images.ts'
 import { bytes, Copyable, Digest, Time } from '../format.tsx'
-import { Layout, type PageContext } from '../layout.tsx'
+import { Layout, type PageContext, TableHead } from '../layout.tsx'
 
 const Field: FC<{ name: string; value: string | null | undefined }> = ({ name, value }) =>
   value ? (
@@ -144,15 +144,7 @@ export const ImagePage: FC<{ ctx: PageContext; image: ImageView; reference: stri
           <h2 id="platforms-h">Platforms</h2>
           <div class="table-wrap">
             <table class="list" id="platforms">
-              <thead>
-                <tr>
-                  <th scope="col">OS/Arch</th>
-                  <th scope="col">Digest</th>
-                  <th scope="col" class="num">
-                    Size
-                  </th>
-                </tr>
-              </thead>
+              <TableHead cols={['OS/Arch', 'Digest', { label: 'Size', num: true }]} />
               <tbody>
                 {image.platforms.map((pl) => (
                   <tr>
@@ -185,15 +177,7 @@ export const ImagePage: FC<{ ctx: PageContext; image: ImageView; reference: stri
         ) : (
           <div class="table-wrap">
             <table class="list" id="referrers">
-              <thead>
-                <tr>
-                  <th scope="col">Type</th>
-                  <th scope="col">Digest</th>
-                  <th scope="col" class="num">
-                    Size
-                  </th>
-                </tr>
-              </thead>
+              <TableHead cols={['Type', 'Digest', { label: 'Size', num: true }]} />
               <tbody>
                 {image.referrers.map((r) => (
                   <tr>

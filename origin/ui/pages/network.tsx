@@ -1,7 +1,7 @@
 import type { FC } from 'hono/jsx'
 import type { AssignmentView, ClientConfig, HealthView, NetworkView, SiteView } from '../../../control-plane/schemas.ts'
 import { bytes, Copyable, Time } from '../format.tsx'
-import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
+import { Layout, Messages, PostForm, type PageContext, TableHead } from '../layout.tsx'
 import type { Flash } from './people.tsx'
 
 export interface NewJoinToken {
@@ -75,21 +75,17 @@ export const NetworkPage: FC<
       ) : (
         <div class="table-wrap">
           <table class="list" id="sites">
-            <thead>
-              <tr>
-                <th scope="col">Site</th>
-                <th scope="col">State</th>
-                <th scope="col">Region</th>
-                <th scope="col">Location</th>
-                <th scope="col">Last heartbeat</th>
-                <th scope="col" class="num">
-                  Disk used / free
-                </th>
-                <th scope="col" class="num">
-                  Hit ratio
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              cols={[
+                'Site',
+                'State',
+                'Region',
+                'Location',
+                'Last heartbeat',
+                { label: 'Disk used / free', num: true },
+                { label: 'Hit ratio', num: true },
+              ]}
+            />
             <tbody>
               {p.sites.map((s) => (
                 <tr data-site={s.name}>

@@ -4,7 +4,7 @@ import type { GrantView } from '../../services/grants.ts'
 import type { MemberView, TeamView } from '../../services/orgs.ts'
 import { Copyable, Time } from '../format.tsx'
 import { Grants } from '../grants.tsx'
-import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
+import { Layout, Messages, PostForm, type PageContext, TableHead } from '../layout.tsx'
 
 export interface Flash {
   notice?: string
@@ -20,13 +20,7 @@ export const OrgsPage: FC<{ ctx: PageContext; orgs: AccountView[]; canCreate: bo
     ) : (
       <div class="table-wrap">
         <table class="list" id="orgs">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Full name</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <TableHead cols={['Name', 'Full name', 'Created']} />
           <tbody>
             {p.orgs.map((o) => (
               <tr>
@@ -254,18 +248,7 @@ export const UsersPage: FC<
     ) : null}
     <div class="table-wrap">
       <table class="list" id="users">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Source</th>
-            <th scope="col">Role</th>
-            <th scope="col">State</th>
-            <th scope="col">Created</th>
-            <th scope="col">
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead cols={['Name', 'Source', 'Role', 'State', 'Created', { label: 'Actions', hidden: true }]} />
         <tbody>
           {p.users.map((u) => (
             <tr data-user={u.name}>

@@ -1,7 +1,7 @@
 import type { FC } from 'hono/jsx'
 import type { RepositorySearch, SearchResult } from '../../services/images.ts'
 import { bytes, Time } from '../format.tsx'
-import { Layout, type PageContext } from '../layout.tsx'
+import { Layout, type PageContext, TableHead } from '../layout.tsx'
 
 export interface RepositoriesQuery extends RepositorySearch {
   /** The query string without `page`, for the pager's links. */
@@ -25,19 +25,9 @@ export const RepositoryResults: FC<{ ctx: PageContext; q: RepositoriesQuery; res
     {result.items.length > 0 ? (
       <div class="table-wrap">
         <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Visibility</th>
-              <th scope="col" class="num">
-                Tags
-              </th>
-              <th scope="col" class="num">
-                Size
-              </th>
-              <th scope="col">Last pushed</th>
-            </tr>
-          </thead>
+          <TableHead
+            cols={['Name', 'Visibility', { label: 'Tags', num: true }, { label: 'Size', num: true }, 'Last pushed']}
+          />
           <tbody>
             {result.items.map((r) => (
               <tr>

@@ -4,7 +4,7 @@ import type { TagView } from '../../services/images.ts'
 import type { RepositoryView } from '../../services/repositories.ts'
 import { bytes, Copyable, Digest, Markdown, Time } from '../format.tsx'
 import { Grants } from '../grants.tsx'
-import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
+import { Layout, Messages, PostForm, TableHead, type PageContext } from '../layout.tsx'
 
 export interface RepositoryPageProps {
   ctx: PageContext
@@ -45,23 +45,17 @@ const TagsTable: FC<RepositoryPageProps> = ({ repo, tags, now }) => {
       ) : (
         <div class="table-wrap">
           <table class="list" id="tags">
-            <thead>
-              <tr>
-                <th scope="col">Tag</th>
-                <th scope="col">Digest</th>
-                <th scope="col">OS/Arch</th>
-                <th scope="col" class="num">
-                  Size
-                </th>
-                <th scope="col">Pushed</th>
-                <th scope="col">Last pulled</th>
-                {canDelete ? (
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
+            <TableHead
+              cols={[
+                'Tag',
+                'Digest',
+                'OS/Arch',
+                { label: 'Size', num: true },
+                'Pushed',
+                'Last pulled',
+                ...(canDelete ? [{ label: 'Actions', hidden: true }] : []),
+              ]}
+            />
             <tbody>
               {tags.items.map((t) => (
                 <tr data-tag={t.name}>

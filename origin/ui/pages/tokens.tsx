@@ -2,7 +2,7 @@ import type { FC } from 'hono/jsx'
 import type { TokenView } from '../../services/personal-tokens.ts'
 import type { RobotView } from '../../services/robots.ts'
 import { Copyable, Time } from '../format.tsx'
-import { Layout, Messages, PostForm, type PageContext } from '../layout.tsx'
+import { Layout, Messages, PostForm, type PageContext, TableHead } from '../layout.tsx'
 
 /** A secret just made: shown this once, with how to use it. */
 export interface NewSecret {
@@ -68,18 +68,9 @@ export const TokensPage: FC<TokensPageProps> = (p) => (
       ) : (
         <div class="table-wrap">
           <table class="list" id="tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              cols={['Name', 'State', 'Created', 'Last used', 'Expires', { label: 'Actions', hidden: true }]}
+            />
             <tbody>
               {p.tokens.map((t) => (
                 <tr data-token={t.name}>
@@ -137,17 +128,7 @@ export const TokensPage: FC<TokensPageProps> = (p) => (
         ) : (
           <div class="table-wrap">
             <table class="list robots">
-              <thead>
-                <tr>
-                  <th scope="col">Login</th>
-                  <th scope="col">May</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead cols={['Login', 'May', 'Last used', 'Expires', { label: 'Actions', hidden: true }]} />
               <tbody>
                 {ns.robots.map((r) => (
                   <tr>
